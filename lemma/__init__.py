@@ -1,0 +1,1 @@
+"""lemma: learning from errors for mathematical advancement."""

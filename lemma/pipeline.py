@@ -1,0 +1,276 @@
+"""The stage graph: which stages a run needs, their artifact keys, cache checks and dispatch.
+
+A *stage* is a module of `lemma.stages` with a `STAGE` declaration and a plain `run(ctx) -> stats` function. A *node*
+is one use of a stage in the graph: `train` appears twice (`train.sft`, `train.lemma`) and `evaluate` once per arm, so
+the baselines of the final table are cached separately from the LEMMA arm and `correction=fix_only` retrains only
+the LEMMA model.
+
+```
+problems -> base -> sample -> classify -> inject -> locate -> correct -> smooth -> build -> train.lemma -> evaluate.lemma
+                                                                                             train.sft  -> evaluate.sft
+                                                                                                          evaluate.base -> report
+```
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lemma import artifacts
+from lemma.artifacts import Artifact, ArtifactStore, compute_key, write_json
+
+log = logging.getLogger(__name__)
+
+STAGE_NAMES = ("problems", "base", "sample", "classify", "inject", "locate", "correct", "smooth", "build", "train",
+               "evaluate", "report")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage declaration. `needs` and `keys` may depend on the config (e.g. data=lemma_release skips synthesis)."""
+    name: str
+    run: Callable[[StageContext], dict[str, Any]]
+    needs: Callable[[DictConfig, str | None], tuple[str, ...]]
+    keys: tuple[str, ...] = ()  # dotted config paths whose content decides the artifact
+    version: int = 1
+    files: Callable[[DictConfig], dict[str, bytes]] | None = None  # prompt/template bytes hashed into the key
+
+
+@dataclass
+class StageContext:
+    """What a stage gets: its config, its parents' artifacts, a temporary output folder and shared services."""
+    cfg: DictConfig
+    node: str
+    arm: str | None
+    inputs: dict[str, Artifact]
+    out: Path
+    store: ArtifactStore
+    key: str
+    services: Services
+
+    @property
+    def log(self) -> logging.Logger:
+        return logging.getLogger(f"lemma.stages.{self.node}")
+
+    @property
+    def teacher(self) -> Any:
+        return self.services.teacher
+
+    @property
+    def grader(self) -> Any:
+        return self.services.grader
+
+    def work_dir(self) -> Path:
+        """Persistent per-key scratch space for resumable work; removed once the artifact is committed."""
+        return self.store.scratch(split_node(self.node)[0], self.key)
+
+    def input(self, node: str) -> Artifact:
+        return self.inputs[node]
+
+
+@dataclass
+class Services:
+    """Expensive shared objects, built on first use and closed at the end of the run."""
+    cfg: DictConfig
+    cache_dir: Path
+    _teacher: Any = None
+    _grader: Any = None
+
+    @property
+    def teacher(self) -> Any:
+        if self._teacher is None:
+            from lemma.teacher import make_teacher
+
+            self._teacher = make_teacher(self.cfg, str(self.cache_dir))
+        return self._teacher
+
+    @property
+    def grader(self) -> Any:
+        if self._grader is None:
+            from lemma.grading import Grader
+
+            b = self.cfg.benchmark
+            self._grader = Grader(mode="math_verify", timeout_s=b.grader_timeout_s, workers=b.grader_workers)
+        return self._grader
+
+    def close(self) -> None:
+        for obj in (self._teacher, self._grader):
+            if obj is not None:
+                obj.close()
+
+
+def load_stage(name: str) -> Stage:
+    return importlib.import_module(f"lemma.stages.{name}").STAGE
+
+
+def node_names(cfg: DictConfig) -> list[str]:
+    """Every node of the full graph for this config, in a valid execution order."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(node: str) -> None:
+        if node in seen:
+            return
+        seen.add(node)
+        for parent in needs_of(cfg, node):
+            visit(parent)
+        order.append(node)
+
+    visit("report")
+    return order
+
+
+def split_node(node: str) -> tuple[str, str | None]:
+    stage, _, arm = node.partition(".")
+    return stage, arm or None
+
+
+def needs_of(cfg: DictConfig, node: str) -> tuple[str, ...]:
+    stage, arm = split_node(node)
+    return load_stage(stage).needs(cfg, arm)
+
+
+def select(cfg: DictConfig, stage: str) -> list[str]:
+    """Nodes to run for `stage=<name>`: its nodes and their ancestors, in order."""
+    order = node_names(cfg)
+    if stage == "all":
+        return order
+    targets = {n for n in order if split_node(n)[0] == stage}
+    wanted: set[str] = set()
+    stack = list(targets)
+    while stack:
+        node = stack.pop()
+        if node not in wanted:
+            wanted.add(node)
+            stack.extend(needs_of(cfg, node))
+    return [n for n in order if n in wanted]
+
+
+def descendants(cfg: DictConfig, roots: set[str]) -> set[str]:
+    order = node_names(cfg)
+    out = set(roots)
+    for node in order:
+        if any(p in out for p in needs_of(cfg, node)):
+            out.add(node)
+    return out
+
+
+def node_key(cfg: DictConfig, node: str, parent_keys: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    stage_name, arm = split_node(node)
+    stage = load_stage(stage_name)
+    config = {path: artifacts.content_slice(OmegaConf.select(cfg, path)) for path in stage.keys}
+    if arm:
+        config["arm"] = arm
+    files = stage.files(cfg) if stage.files else {}
+    return compute_key(stage_name, stage.version, config, files, parent_keys), config
+
+
+@dataclass
+class RunResult:
+    lineage: dict[str, str] = field(default_factory=dict)
+    computed: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+
+
+def run(cfg: DictConfig, run_dir: Path | None = None) -> RunResult:
+    """Validate the config, then build every node the chosen stage needs, reusing committed artifacts."""
+    from lemma.config import validate
+
+    validate(cfg)
+    store = ArtifactStore(Path(cfg.paths.artifacts).resolve())
+    services = Services(cfg, Path(cfg.paths.cache).resolve())
+    nodes = select(cfg, cfg.stage)
+    forced = descendants(cfg, {n for n in node_names(cfg) if split_node(n)[0] in set(cfg.force)})
+    result = RunResult()
+    built: dict[str, Artifact] = {}
+    try:
+        for node in nodes:
+            parents = {p: built[p] for p in needs_of(cfg, node)}
+            key, config = node_key(cfg, node, {p: a.key for p, a in parents.items()})
+            artifact = _build_node(cfg, store, services, node, key, config, parents, node in forced, result)
+            built[node] = artifact
+            result.lineage[node] = str(artifact)
+    finally:
+        services.close()
+        if run_dir is not None:
+            write_json(run_dir / "lineage.json", {"lineage": result.lineage, "computed": result.computed,
+                                                   "cached": result.cached})
+    if "report" in built:
+        result.report = _copy_report(built["report"], run_dir)
+    return result
+
+
+def _build_node(cfg: DictConfig, store: ArtifactStore, services: Services, node: str, key: str,
+                config: dict[str, Any], parents: dict[str, Artifact], force: bool, result: RunResult) -> Artifact:
+    stage_name, arm = split_node(node)
+    with store.lock(stage_name, key):
+        existing = store.get(stage_name, key)
+        if existing is not None and not force:
+            log.info("cache hit %s/%s", node, key)
+            result.cached.append(node)
+            return existing
+        if existing is None and not cfg.pipeline.build_missing and cfg.stage not in ("all", stage_name):
+            raise RuntimeError(f"{node}/{key} is missing and pipeline.build_missing=false; run stage={stage_name} first")
+        log.info("running %s -> %s/%s", node, node, key)
+        stage = load_stage(stage_name)
+        start = time.time()
+        with store.writing(stage_name, key) as out:
+            ctx = StageContext(cfg, node, arm, parents, out, store, key, services)
+            usage_before = services._teacher.usage.snapshot() if services._teacher is not None else None
+            stats = stage.run(ctx) or {}
+            manifest = {
+                "stage": stage_name, "node": node, "key": key, "version": stage.version,
+                "parents": {p: a.key for p, a in parents.items()}, "config": config, "stats": stats,
+                "seconds": round(time.time() - start, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "git": _git_hash(),
+            }
+            if services._teacher is not None:
+                before = usage_before if usage_before is not None else type(services._teacher.usage)()
+                manifest["teacher"] = {"name": services._teacher.name, "model": services._teacher.model,
+                                       **services._teacher.usage.since(before)}
+            (out / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
+            write_json(out / artifacts.MANIFEST, manifest)
+        work = store.root / stage_name / f".work-{key}"
+        if work.exists():
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+        log.info("%s done in %.1fs: %s", node, time.time() - start, _short(stats))
+        result.computed.append(node)
+        return Artifact(stage_name, key, store.path(stage_name, key))
+
+
+def _short(stats: dict[str, Any]) -> str:
+    flat = {k: v for k, v in stats.items() if isinstance(v, (int, float, str))}
+    return ", ".join(f"{k}={v}" for k, v in list(flat.items())[:8])
+
+
+def _copy_report(report: Artifact, run_dir: Path | None) -> dict[str, Any]:
+    import json
+    import shutil
+
+    if run_dir is not None:
+        for name in ("report.md", "report.json"):
+            if report.file(name).exists():
+                shutil.copyfile(report.file(name), run_dir / name)
+    return json.loads(report.file("report.json").read_text())
+
+
+def _git_hash() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None

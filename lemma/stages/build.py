@@ -1,0 +1,178 @@
+"""build: the SFT set. Final answer check, source filter, dedup, decontamination, mixing, export with lineage.
+
+Paper §3.4-§4.1: only trajectories whose final answer verifies are kept. The original has no export code at all (no
+merge, dedup, mixing or counts; METHOD.md §3.10). Every row here carries its provenance (problem, dataset, source,
+error type and step, strategy, truncation, smoothing, teacher, student), so data-mix ablations need no regeneration.
+`data=lemma_release` skips synthesis and converts the released Alpaca rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from lemma.pipeline import Stage, StageContext
+from lemma.records import Problem, SFTExample, Trajectory, read_jsonl, write_jsonl
+
+NGRAM = 13  # decontamination window, in words (as GPT-3 / Llama reports)
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    cfg = ctx.cfg
+    if str(cfg.data.kind) == "release":
+        rows = release_rows(cfg.data)
+        drops: Counter[str] = Counter()
+    else:
+        rows, drops = synthesis_rows(ctx)
+    if cfg.build.dedup:
+        rows, n_dup = dedup(rows)
+        drops["duplicate"] += n_dup
+    if cfg.build.decontaminate:
+        rows, n_cont = decontaminate(rows, benchmark_questions(ctx))
+        drops["benchmark_overlap"] += n_cont
+    rows = subsample(rows, cfg.build.fraction, cfg.build.max_examples, cfg.seed)
+    write_jsonl(ctx.out / "sft.jsonl", rows)
+    write_alpaca(ctx.out / "alpaca.jsonl", rows)
+    return {"examples": len(rows), "dropped": dict(drops), **composition(rows)}
+
+
+def synthesis_rows(ctx: StageContext) -> tuple[list[SFTExample], Counter[str]]:
+    cfg = ctx.cfg
+    problems = {p.id: p for p in read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)}
+    trajectories = read_jsonl(ctx.input("smooth").file("trajectories.jsonl"), Trajectory)
+    drops: Counter[str] = Counter()
+    wanted_sources = set(cfg.build.sources)
+    selected = [t for t in trajectories if t.source in wanted_sources]
+    drops["source_not_selected"] += len(trajectories) - len(selected)
+    verdicts = ctx.grader.grade([t.text for t in selected], [problems[t.problem_id].gold for t in selected])
+    rows = []
+    student = ctx.input("sample").manifest["stats"].get("student") if "sample" in ctx.inputs else None
+    for t, verdict in zip(selected, verdicts):
+        if not verdict.correct:  # the answer after the last reflection, not the first one in the text
+            drops["final_answer_wrong"] += 1
+            continue
+        p = problems[t.problem_id]
+        rows.append(SFTExample(id=t.id, problem_id=p.id, dataset=p.dataset, question=p.question, response=t.text,
+                               source=t.source, error_type=t.error_type, error_step=t.error_step,
+                               strategy=t.strategy, truncated=t.truncated, smoothed=t.smoothed,
+                               teacher=cfg.teacher.model, student=student))
+    return rows, drops
+
+
+def release_rows(data: Any) -> list[SFTExample]:
+    """The released LEMMA set (fields instruction, input, output), from a local file or the HF hub."""
+    if data.release_path:
+        path = Path(data.release_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"data.release_path: no file {path}")
+        if path.suffix == ".parquet":
+            import pandas as pd
+
+            raw = pd.read_parquet(path).to_dict("records")
+        else:
+            raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        from datasets import load_dataset  # online users only
+
+        raw = [dict(r) for r in load_dataset(data.release_hub, split="train")]
+    rows = []
+    for i, r in enumerate(raw):
+        if "instruction" not in r or "output" not in r:
+            raise ValueError(f"release row {i}: needs fields instruction and output (has {sorted(r)})")
+        question = r["instruction"] + (f"\n{r['input']}" if r.get("input") else "")
+        rows.append(SFTExample(id=f"release-{i:06d}", problem_id=f"release-{i:06d}", dataset="release",
+                               question=question, response=r["output"], source="release"))
+    return rows
+
+
+def dedup(rows: list[SFTExample]) -> tuple[list[SFTExample], int]:
+    seen: set[str] = set()
+    kept = []
+    for r in rows:
+        digest = hashlib.sha256(f"{_norm(r.question)}\x1f{_norm(r.response)}".encode()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            kept.append(r)
+    return kept, len(rows) - len(kept)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def benchmark_questions(ctx: StageContext) -> list[str]:
+    """Questions the SFT set must not contain: the arith test split, and for real data every registered benchmark.
+
+    Independent of `benchmark=`, so choosing what to evaluate never changes (and retrains) the SFT set.
+    """
+    questions: list[str] = []
+    problems_art = ctx.input("problems")
+    if problems_art.file("test.jsonl").exists():
+        questions += [p.question for p in read_jsonl(problems_art.file("test.jsonl"), Problem)]
+    if str(ctx.cfg.data.kind) != "arith":
+        from lemma.benchmarks import registered_questions
+
+        questions += registered_questions(ctx.cfg.paths.shared_data, log=ctx.log)
+    return questions
+
+
+def decontaminate(rows: list[SFTExample], questions: list[str]) -> tuple[list[SFTExample], int]:
+    """Drop rows whose question shares a 13-word window with a benchmark question (or equals a short one)."""
+    grams: set[tuple[str, ...]] = set()
+    exact: set[str] = set()
+    for q in questions:
+        words = _words(q)
+        exact.add(" ".join(words))
+        grams.update(tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1))
+    kept = []
+    for r in rows:
+        words = _words(r.question)
+        hit = " ".join(words) in exact or any(tuple(words[i:i + NGRAM]) in grams for i in range(len(words) - NGRAM + 1))
+        if not hit:
+            kept.append(r)
+    return kept, len(rows) - len(kept)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def subsample(rows: list[SFTExample], fraction: float, cap: int | None, seed: int) -> list[SFTExample]:
+    """Mix (seeded shuffle), then keep a fraction and/or a cap: data-scale curves and size-matched arms."""
+    mixed = list(rows)
+    random.Random(seed).shuffle(mixed)
+    n = round(len(mixed) * fraction)
+    if cap is not None:
+        n = min(n, cap)
+    return mixed[:n]
+
+
+def composition(rows: list[SFTExample]) -> dict[str, Any]:
+    lengths = [len(r.response) for r in rows]
+    return {
+        "by_source": dict(Counter(r.source for r in rows)),
+        "by_strategy": dict(Counter(r.strategy or "none" for r in rows)),
+        "by_error_type": dict(Counter(r.error_type or "none" for r in rows)),
+        "by_dataset": dict(Counter(r.dataset for r in rows)),
+        "smoothed": sum(bool(r.smoothed) for r in rows),
+        "mean_response_chars": round(sum(lengths) / max(1, len(lengths)), 1),
+    }
+
+
+def write_alpaca(path: Path, rows: list[SFTExample]) -> None:
+    """The paper's release format ({instruction, input, output}) next to our lineage-rich rows."""
+    with path.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps({"instruction": r.question, "input": "", "output": r.response}, ensure_ascii=False) + "\n")
+
+
+def _needs(cfg: Any, arm: str | None) -> tuple[str, ...]:
+    return ("problems",) if str(cfg.data.kind) == "release" else ("problems", "sample", "smooth")
+
+
+STAGE = Stage(name="build", run=run, needs=_needs, keys=("build",))

@@ -1,0 +1,114 @@
+"""correct: cut each flawed solution after its first wrong step and revise it (Fix & Continue, Fresh & Restart).
+
+Paper §3.3-3.4, Figs. 14-15. The prefix is an exact character slice (lemma.steps) that includes the wrong step;
+`correction.truncate=false` keeps the whole flawed solution instead (the paper's "w/o truncation" ablation, Table 11).
+A revision is kept only when the answer it finally commits to, read from the continuation after the reflection and
+not from the flawed prefix, equals the gold (METHOD.md §3.9). Checks the original lacks: leakage words and, for
+Fresh & Restart, that the new solution is not the old one repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter, defaultdict
+from typing import Any
+
+from lemma.pipeline import Stage, StageContext
+from lemma.prompts import prompt_files
+from lemma.records import Attempt, Flawed, Problem, Trajectory, read_jsonl, write_jsonl
+from lemma.steps import split_steps, truncate_after
+from lemma.taxonomy import ErrorType
+from lemma.teacher.base import ReviseRequest
+
+LEAKAGE = ("reference solution", "ground truth", "ground-truth", "previous attempt", "the reference")
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    cfg = ctx.cfg
+    problems = {p.id: p for p in read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)}
+    flawed = read_jsonl(ctx.input("locate").file("flawed.jsonl"), Flawed)
+    correct_samples = correct_attempts(read_jsonl(ctx.input("sample").file("attempts.jsonl"), Attempt))
+    trajectories: list[Trajectory] = []
+    stats: dict[str, Any] = {}
+    for strategy in cfg.correction.strategies:
+        kept, dropped = revise(ctx, str(strategy), flawed, problems, correct_samples)
+        trajectories += kept
+        stats[str(strategy)] = {"requested": len(flawed), "kept": len(kept), "dropped": dict(dropped),
+                                "distinct_reflections": len({t.reflection for t in kept})}
+    write_jsonl(ctx.out / "trajectories.jsonl", trajectories)
+    return {"trajectories": len(trajectories), "truncate": bool(cfg.correction.truncate), **stats}
+
+
+def revise(ctx: StageContext, strategy: str, flawed: list[Flawed], problems: dict[str, Problem],
+           correct_samples: dict[str, list[str]]) -> tuple[list[Trajectory], Counter[str]]:
+    cfg = ctx.cfg
+    requests = [ReviseRequest(problems[f.problem_id], prefix_of(f, problems[f.problem_id], cfg.correction.truncate),
+                              ErrorType(f.error_type) if f.error_type else None,
+                              model_aware_solution(cfg, f, problems[f.problem_id], correct_samples))
+                for f in flawed]
+    job = ctx.teacher.fix_continue if strategy == "fix" else ctx.teacher.fresh_restart
+    outcomes = job(requests)
+    dropped: Counter[str] = Counter(o.failure for o in outcomes if not o.ok)
+    candidates = [(f, r, o.value) for f, r, o in zip(flawed, requests, outcomes) if o.ok and o.value is not None]
+    verdicts = ctx.grader.grade([rev.continuation for _, _, rev in candidates], [r.problem.gold for _, r, _ in candidates])
+    kept = []
+    for (f, req, rev), verdict in zip(candidates, verdicts):
+        reason = rejection(rev.continuation, req.prefix, strategy, verdict)
+        if reason:
+            dropped[reason] += 1
+            continue
+        kept.append(Trajectory(id=f"{f.id}-{strategy}", flawed_id=f.id, problem_id=f.problem_id, source=f.source,
+                               error_type=f.error_type, error_step=f.error_step, strategy=strategy, prefix=req.prefix,
+                               continuation=rev.continuation, reflection=rev.reflection,
+                               truncated=bool(cfg.correction.truncate), extracted=verdict.extracted, verified=True))
+    return kept, dropped
+
+
+def rejection(continuation: str, prefix: str, strategy: str, verdict: Any) -> str | None:
+    if verdict.timed_out:
+        return "grading_timeout"
+    if not verdict.correct:
+        return "wrong_final_answer" if verdict.extracted else "no_final_answer"
+    lowered = continuation.lower()
+    if any(word in lowered for word in LEAKAGE):
+        return "leakage"
+    if strategy == "fresh" and line_overlap(continuation, prefix) > 0.8:
+        return "fresh_repeats_prefix"
+    return None
+
+
+def line_overlap(new: str, old: str) -> float:
+    """Share of the continuation's lines that already appear in the prefix."""
+    new_lines = [line.strip() for line in new.splitlines() if line.strip()]
+    old_lines = {line.strip() for line in old.splitlines()}
+    return sum(line in old_lines for line in new_lines) / max(1, len(new_lines))
+
+
+def prefix_of(f: Flawed, problem: Problem, truncate: bool) -> str:
+    if not truncate:
+        return f.text
+    return truncate_after(f.text, split_steps(f.text, problem.dataset), f.error_step)
+
+
+def correct_attempts(attempts: list[Attempt]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for a in attempts:
+        if a.correct:
+            out[a.problem_id].append(a.text)
+    return out
+
+
+def model_aware_solution(cfg: Any, f: Flawed, problem: Problem, correct_samples: dict[str, list[str]]) -> str | None:
+    """The original's F&R variant shows a random correct student sample, or the reference if there is none."""
+    if str(cfg.correction.fresh_variant) != "model_aware":
+        return None
+    pool = correct_samples.get(f.problem_id) or [problem.reference]
+    digest = hashlib.sha256(f"{cfg.seed}:{f.id}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big")).choice(pool)
+
+
+STAGE = Stage(name="correct", run=run, needs=lambda cfg, arm: ("problems", "sample", "locate"),
+              keys=("teacher", "correction.strategies", "correction.fresh_variant", "correction.truncate"),
+              files=lambda cfg: prompt_files(cfg, *(
+                  {"fix": "fix_continue", "fresh": "fresh_restart"}[str(s)] for s in cfg.correction.strategies)))

@@ -1,0 +1,48 @@
+"""sample: the student solves the train problems, n samples each at the configured temperature, each graded.
+
+Paper §3.1: LLaMA3-8B at T=0.7 on GSM8K and MATH train. The original has no script for this step and does not record
+n; here n, temperature, shots and the prompt are config values, and every sample keeps its extracted answer and
+verdict, so the classify stage sees only real, graded errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lemma.generation import SamplingSpec, generate
+from lemma.pipeline import Stage, StageContext
+from lemma.prompt_format import STOP_STRINGS, get_format
+from lemma.records import Attempt, Problem, read_jsonl, write_jsonl
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    from lemma.model import model_path
+
+    cfg = ctx.cfg
+    problems = read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)
+    student = cfg.sample.student or model_path(ctx.input("base"))
+    fmt = get_format(cfg.model.prompt_format)
+    spec = SamplingSpec(n=cfg.sample.n, temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
+                        max_new_tokens=cfg.sample.max_new_tokens, stop=STOP_STRINGS, seed=cfg.seed)
+    ctx.log.info("sampling %d problems x %d from %s", len(problems), spec.n, student)
+    outputs = generate(student, [fmt.render(p.question) for p in problems], spec, backend=str(cfg.generation.backend),
+                       batch_size=cfg.sample.batch_size, device=cfg.generation.device,
+                       tensor_parallel_size=cfg.generation.tensor_parallel_size)
+    texts = [(p, k, g) for p, gens in zip(problems, outputs) for k, g in enumerate(gens)]
+    verdicts = ctx.grader.grade([g.text for _, _, g in texts], [p.gold for p, _, _ in texts])
+    attempts = [Attempt(id=f"{p.id}-s{k}", problem_id=p.id, sample_index=k, text=g.text, extracted=v.extracted,
+                        correct=v.correct) for (p, k, g), v in zip(texts, verdicts)]
+    write_jsonl(ctx.out / "attempts.jsonl", attempts)
+    wrong_problems = {a.problem_id for a in attempts if not a.correct}
+    n_correct = sum(a.correct for a in attempts)
+    return {"student": student, "problems": len(problems), "attempts": len(attempts), "correct": n_correct,
+            "accuracy": round(100 * n_correct / max(1, len(attempts)), 1), "problems_with_errors": len(wrong_problems),
+            "truncated": sum(g.truncated for _, _, g in texts), "grading_timeouts": sum(v.timed_out for v in verdicts)}
+
+
+def _files(cfg: Any) -> dict[str, bytes]:
+    return {"prompt_format": get_format(cfg.model.prompt_format).sha256.encode()}
+
+
+STAGE = Stage(name="sample", run=run, needs=lambda cfg, arm: ("problems", "base"), keys=("sample",),
+              files=_files)

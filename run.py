@@ -1,0 +1,21 @@
+"""Run the LEMMA pipeline: `python run.py [group=option ...] [stage=<name>] [-m sweep]`."""
+
+from __future__ import annotations
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from lemma.cli import main_entry
+from lemma.config import register_configs
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    return main_entry(cfg, HydraConfig.get().runtime.output_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Config validation: typos and wrong types fail at compose time; cross-field problems are gathered into one error."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from lemma.config import LemmaConfigError, validate
+
+
+def test_default_composes_and_validates(make_cfg):
+    cfg = make_cfg()
+    validate(cfg)
+    assert cfg.data.kind == "arith" and cfg.teacher.backend == "symbolic" and cfg.model.name == "tiny"
+    assert list(cfg.correction.strategies) == ["fix", "fresh"]
+
+
+def test_misspelt_key_names_the_key(make_cfg):
+    with pytest.raises(ConfigCompositionException) as err:
+        make_cfg("teacher.temprature=1")
+    assert "temprature" in str(err.value.__cause__ or err.value)
+
+
+def test_wrong_type_names_the_key(make_cfg):
+    with pytest.raises(ConfigCompositionException) as err:
+        make_cfg("teacher.temperature=hot")
+    text = str(err.value.__cause__ or err.value)
+    assert "temperature" in text and "hot" in text
+
+
+def test_unknown_option_names_the_value(make_cfg):
+    with pytest.raises(ConfigCompositionException) as err:
+        make_cfg("correction=fix_onlyy")
+    assert "fix_onlyy" in str(err.value)
+
+
+def test_negative_and_zero_weights_are_gathered(make_cfg):
+    zeroed = [f"errors.weights.{t}=0" for t in ("question_misinterpretation", "confusing_concept_error",
+                                                "formula_confusion_error", "missing_step")]
+    cfg = make_cfg("errors=paper", "errors.weights.calculation_error=-1", *zeroed, "correction.strategies=[]",
+                   "correction.smooth=[]")
+    with pytest.raises(LemmaConfigError) as err:
+        validate(cfg)
+    problems = err.value.problems
+    assert any("errors.weights.calculation_error=-1" in p for p in problems)
+    assert any("all zero" in p for p in problems)
+    assert any("correction.strategies is empty" in p for p in problems)
+
+
+def test_unknown_error_label(make_cfg):
+    cfg = make_cfg("+errors.weights.not_a_type=1")
+    with pytest.raises(LemmaConfigError, match="errors.weights.not_a_type: unknown error type"):
+        validate(cfg)
+
+
+def test_symbolic_teacher_refuses_real_data(make_cfg):
+    cfg = make_cfg("data=gsm8k_math", "teacher=symbolic")
+    with pytest.raises(LemmaConfigError, match="teacher=symbolic cannot serve data=gsm8k_math"):
+        validate(cfg)
+
+
+def test_unknown_stage_lists_valid_names(make_cfg):
+    cfg = make_cfg("stage=trian")
+    with pytest.raises(LemmaConfigError, match="stage='trian' is not a stage; use one of: all, problems"):
+        validate(cfg)
+
+
+def test_smoothing_a_strategy_not_produced(make_cfg):
+    cfg = make_cfg("correction=fix_only", "correction.smooth=[fix,fresh]")
+    with pytest.raises(LemmaConfigError, match="correction.smooth lists 'fresh'"):
+        validate(cfg)
