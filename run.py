@@ -14,7 +14,9 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    return main_entry(cfg, HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    sweep = hc.job.config_name if str(hc.mode) == "RunMode.MULTIRUN" else None
+    return main_entry(cfg, hc.runtime.output_dir, {"overrides": list(hc.overrides.task), "sweep": sweep})
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -14,11 +15,11 @@ from lemma.pipeline import run
 log = logging.getLogger("lemma")
 
 
-def main_entry(cfg: DictConfig, output_dir: str) -> float | None:
+def main_entry(cfg: DictConfig, output_dir: str, job: dict[str, Any] | None = None) -> float | None:
     """Returns the headline metric (LEMMA arm's average accuracy) so sweepers can optimise it."""
     logging.getLogger().setLevel(cfg.pipeline.log_level)
     try:
-        result = run(cfg, Path(output_dir))
+        result = run(cfg, Path(output_dir), job={**(job or {}), "dir": output_dir})
     except LemmaConfigError as exc:
         log.error("%s", exc)
         sys.exit(2)

@@ -109,7 +109,7 @@ class TeacherConfig:
     EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({
         "base_url", "api_key_env", "max_concurrency", "rpm", "tpm", "max_retries", "request_timeout_s",
         "circuit_breaker_failures", "max_cost_usd", "price_input_per_mtok", "price_output_per_mtok",
-        "tensor_parallel_size", "gpu_memory_utilization"})
+        "tensor_parallel_size", "gpu_memory_utilization", "backoff_base_s", "backoff_max_s"})
     name: str = "symbolic"
     backend: TeacherBackend = TeacherBackend.symbolic
     model: str = "symbolic-v1"
@@ -127,6 +127,8 @@ class TeacherConfig:
     rpm: Optional[int] = None
     tpm: Optional[int] = None
     max_retries: int = 6
+    backoff_base_s: float = 1.0  # retry k waits uniform(0, min(backoff_max_s, base * 2**k)), never < Retry-After
+    backoff_max_s: float = 60.0
     request_timeout_s: float = 120.0
     circuit_breaker_failures: int = 25
     max_cost_usd: Optional[float] = None
@@ -141,6 +143,7 @@ class ErrorsConfig:
     name: str = "analyzed"
     distribution: ErrorDistribution = ErrorDistribution.analyzed
     weights: dict[str, float] = field(default_factory=dict)  # by type label (paper: the published percentages)
+    seed: int = "${data_seed}"  # type: ignore[assignment]  # type draws
     per_problem: int = 2  # injected errors drawn per problem
     prior_weight: float = 1.0  # analyzed: pseudo-count weight of the dataset-level distribution per problem
     only_failed: bool = True  # inject only where the student failed at least once (the paper)
@@ -152,6 +155,7 @@ class CorrectionConfig:
     strategies: list[Strategy] = field(default_factory=lambda: [Strategy.fix, Strategy.fresh])
     fresh_variant: FreshVariant = FreshVariant.reference_free
     truncate: bool = True  # False = the paper's "w/o truncation" ablation: keep the whole flawed solution
+    seed: int = "${data_seed}"  # type: ignore[assignment]  # model-aware Fresh & Restart picks
     smooth: list[Strategy] = field(default_factory=lambda: [Strategy.fix, Strategy.fresh])  # strategies smoothed
 
 
@@ -199,7 +203,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     bf16: bool = False
     packing: bool = False
-    seed: int = 0
+    seed: int = "${seed}"  # type: ignore[assignment]
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -250,10 +254,11 @@ class BenchmarkConfig:
     n_samples: int = 1  # >1 with temperature > 0 for maj@k / pass@k
     temperature: float = 0.0
     top_p: float = 1.0
-    seed: int = 0
+    seed: int = "${seed}"  # type: ignore[assignment]
     grader: GraderMode = GraderMode.math_verify
     also_qwen_compat: bool = True  # grade twice and report disagreements
     max_new_tokens: Optional[int] = None  # overrides every item's budget when set
+    error_analysis: bool = True  # teacher error types of wrong answers where the teacher serves the dataset (Figs. 6/8)
     batch_size: int = 32
     grader_workers: Optional[int] = None
     grader_timeout_s: float = 10.0
@@ -268,6 +273,7 @@ class SampleConfig:
     max_new_tokens: int = 256
     shots: int = 0
     student: Optional[str] = None  # the student model's path; None = the base model of `model`
+    seed: int = "${data_seed}"  # type: ignore[assignment]
     batch_size: int = 64
 
 
@@ -276,8 +282,10 @@ class BuildConfig:
     sources: list[str] = field(default_factory=lambda: ["self", "injected"])
     fraction: float = 1.0  # keep this share of the built set (data-scale curves)
     max_examples: Optional[int] = None  # cap, to match data sizes across arms
+    match_size_to: Optional[list[str]] = None  # cap at the size the set would have from these sources alone
     dedup: bool = True
     decontaminate: bool = True  # drop rows whose question overlaps a benchmark question (13-gram)
+    seed: int = "${data_seed}"  # type: ignore[assignment]  # mixing order
 
 
 @dataclass
@@ -308,7 +316,8 @@ class LoggerConfig:
 class LemmaConfig:
     stage: str = "all"
     force: list[str] = field(default_factory=list)
-    seed: int = 0
+    seed: int = 0  # the run seed: training and evaluation sampling (a `seeds` sweep reuses the synthetic data)
+    data_seed: int = 0  # the synthesis seed: student sampling, error-type draws, mixing
     arms: list[str] = field(default_factory=lambda: ["base", "sft", "lemma"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -328,7 +337,7 @@ class LemmaConfig:
 
 GROUP_SCHEMAS: dict[str, type] = {
     "data": DataConfig, "teacher": TeacherConfig, "errors": ErrorsConfig, "correction": CorrectionConfig,
-    "model": ModelConfig, "train": TrainConfig, "benchmark": BenchmarkConfig,
+    "model": ModelConfig, "train": TrainConfig, "benchmark": BenchmarkConfig, "logger": LoggerConfig,
 }
 
 
@@ -377,6 +386,8 @@ def validate(cfg: DictConfig) -> None:
         problems.append(f"sample.n={cfg.sample.n} must be at least 1")
     if cfg.benchmark.n_samples > 1 and cfg.benchmark.temperature <= 0:
         problems.append("benchmark.n_samples > 1 needs benchmark.temperature > 0 (greedy samples are identical)")
+    if cfg.logger.kind not in ("none", "wandb"):
+        problems.append(f"logger.kind={cfg.logger.kind!r}: use logger=none or logger=wandb")
     if not cfg.benchmark.items:
         problems.append(f"benchmark={cfg.benchmark.name!r} defines no items")
     if cfg.data.kind == DataKind.files and cfg.data.limit is not None and cfg.data.limit < 1:

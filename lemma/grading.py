@@ -38,7 +38,8 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
+from fractions import Fraction
 from functools import lru_cache
 from importlib import metadata
 from multiprocessing.connection import Connection, wait
@@ -157,12 +158,31 @@ def _is_prose(answer: str) -> bool:
 
 
 def _clean_answer(ans: str) -> str | None:
-    """Trim what extraction leaves around an answer: spaces, a leading ':', a trailing '.', '/', ',' and stray ``$``."""
+    """Trim what extraction leaves around an answer: spaces, a leading ':', a trailing '.', '/', ',', stray ``$``, and
+    plain unit words after a number ('18 dollars per day' -> '18')."""
     ans = ans.strip().lstrip(":").strip()
     ans = ans.rstrip(".,/;").strip()
     if ans.startswith("$") and ans.endswith("$"):
         ans = ans.strip("$").strip()
-    return ans or None
+    return _drop_unit_words(ans) or None
+
+
+_NUMBER_THEN_WORDS = re.compile(r"((?:\\?\$)?\s*[-+]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))\s+([A-Za-z][A-Za-z' ]*)")
+_MATH_WORDS = frozenset({"pi", "e", "i", "x", "y", "z", "n", "sqrt", "ln", "log", "sin", "cos", "tan", "and", "or"})
+
+
+def _drop_unit_words(ans: str) -> str:
+    """'18 dollars', '$5 each' -> the number: Math-Verify would read '18 dollars' as the product 18*d*o*l*l*a*r*s.
+
+    Only plain text is touched (no LaTeX), and not when the first word is mathematical ('3 pi', '2 x', '5 and 6').
+    """
+    m = _NUMBER_THEN_WORDS.fullmatch(ans)
+    if m is None:
+        return ans
+    first_word = m.group(2).split()[0].lower()
+    if first_word in ("percent", "pct"):
+        return m.group(1).strip() + "\\%"
+    return ans if first_word in _MATH_WORDS else m.group(1).strip()
 
 
 def _looks_bare(text: str) -> bool:
@@ -190,7 +210,9 @@ def _fallback_answer(text: str) -> str | None:
             return cleaned
     if last_number is not None:
         return last_number.group(0)
-    return _clean_answer(stripped) if "\n" not in stripped and len(stripped) <= 200 else None  # 'Monday', 'yes'
+    if len(stripped) <= 40 and len(stripped.split()) <= 3:  # 'Monday', 'yes', "Richard's recipe"
+        return _clean_answer(stripped)
+    return None
 
 
 def extract_answer(text: str) -> str | None:
@@ -219,12 +241,15 @@ def extract_answer(text: str) -> str | None:
 # Exact numeric fast path (parent process; no sympy, no eval)
 # ---------------------------------------------------------------------------------------------------------------------
 
-_PLAIN_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
+_PLAIN_DECIMAL = re.compile(
+    r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.\d*)?(?:[eE][+-]?\d{1,4})?|[+-]?\.\d+(?:[eE][+-]?\d{1,4})?"
+)
 _NUMBER_WRAPPERS = re.compile(r"^\{(.*)\}$|^\\boxed\{(.*)\}$|^\$(.*)\$$|^\\\((.*)\\\)$")
 
 
-def _as_decimal(answer: str) -> Decimal | None:
-    """``answer`` as an exact Decimal if it is nothing but a plain decimal numeral ('1,234', '-0.5', '$18', '18.00')."""
+def _as_number(answer: str) -> tuple[Decimal, bool] | None:
+    """(exact value, carries a percent sign) if ``answer`` is nothing but a plain decimal numeral, optionally with a
+    currency prefix or a percent suffix ('1,234', '-0.5', '$18', '18.00', '25\\%'); None otherwise."""
     s = answer.strip()
     if len(s) > 400:
         return None
@@ -233,28 +258,44 @@ def _as_decimal(answer: str) -> Decimal | None:
         if m is None:
             break
         s = next(g for g in m.groups() if g is not None).strip()
-    s = s.replace("\\!", "").replace("{,}", ",")
+    s = s.replace("\\!", "").replace("{,}", ",").replace("\\,", " ").replace("~", " ")
     if s.startswith("\\$"):
         s = s[2:].strip()
     elif s.startswith("$"):
         s = s[1:].strip()
+    percent = _PERCENT_SUFFIX.search(s)
+    if percent is not None:
+        s = s[: percent.start()]
     if not _PLAIN_DECIMAL.fullmatch(s):
         return None
     try:
-        return Decimal(s.replace(",", ""))
+        return Decimal(s.replace(",", "").replace(" ", "")), percent is not None
     except InvalidOperation:
         return None
 
 
+_PERCENT_SUFFIX = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}|percent|pct)$")
+_EXACT = Context(prec=2000)  # 400-character numerals, scaled by 100, stay exact
+
+
 def numeric_verdict(pred: str, gold: str) -> bool | None:
-    """Exact verdict when both sides are plain decimals ('20' vs '20.0' True, '500' vs '5' False); None otherwise."""
-    g = _as_decimal(gold)
+    """Exact verdict when both sides are plain decimals ('20' vs '20.0' True, '500' vs '5' False); None otherwise.
+
+    A percent sign on exactly one side may be read as a unit ('25\\%' answers "what percent?" with gold 25) or as
+    x1/100 ('25\%' = 0.25, Math-Verify's reading); both are accepted. This is not Qwen's x100 rule: without a percent
+    sign, '500' vs '5' and '0.5' vs '50' stay False.
+    """
+    g = _as_number(gold)
     if g is None:
         return None
-    p = _as_decimal(pred)
+    p = _as_number(pred)
     if p is None:
         return None
-    return p == g
+    (g_value, g_pct), (p_value, p_pct) = g, p
+    if g_pct == p_pct:
+        return g_value == p_value
+    pct_value, plain_value = (p_value, g_value) if p_pct else (g_value, p_value)
+    return plain_value == pct_value or _EXACT.multiply(plain_value, 100) == pct_value
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -312,7 +353,76 @@ def _math_verify_equal(pred: str, gold: str) -> bool:
     pred_parsed = _parse_pred(pred)
     if not pred_parsed:
         return False
+    exact = _exact_verdict(gold_parsed[0], pred_parsed[0])
+    if exact is not None:
+        return exact
     return bool(_mv().verify(gold_parsed, pred_parsed, timeout_seconds=None))
+
+
+_EXACT_MAX_BITS = 1 << 20  # refuse to build exact values over ~1 Mbit (a 300k-digit number): that is the tower case
+_EXACT_MAX_FACTORIAL = 5000
+
+
+def _exact_verdict(gold: Any, pred: Any) -> bool | None:
+    """Exact comparison when both sides are exact rational numbers, else None (Math-Verify decides).
+
+    Math-Verify compares numbers after rounding to 6 decimals, so ``1/2004!`` = ``1/2006!``, ``1/2^{99}`` = ``1/2^{98}``
+    and ``10^{-20}`` = ``10^{-21}`` (Math-Verify#14, EVALUATION.md §4.2). Two exact rationals need no rounding: compare
+    them exactly. Floats, symbols, percent forms with floats etc. are left to Math-Verify.
+    """
+    g = _exact_value(gold)
+    if g is None:
+        return None
+    p = _exact_value(pred)
+    if p is None:
+        return None
+    return g == p
+
+
+def _exact_value(expr: Any) -> Fraction | None:
+    """Value of a sympy tree made only of integers, rationals, +, *, integer powers and small factorials.
+
+    Walks the tree Math-Verify built (no eval, no sympify); None when the tree has anything else or would grow too big.
+    """
+    import sympy
+
+    if isinstance(expr, sympy.Rational):  # Integer included
+        return Fraction(int(expr.p), int(expr.q))
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        values = [_exact_value(a) for a in expr.args]
+        if any(v is None for v in values):
+            return None
+        total = values[0]
+        for v in values[1:]:
+            total = total + v if isinstance(expr, sympy.Add) else total * v
+            if _bits(total) > _EXACT_MAX_BITS:
+                return None
+        return total
+    if isinstance(expr, sympy.Pow):
+        return _exact_pow(expr)
+    if isinstance(expr, sympy.factorial) and isinstance(expr.args[0], sympy.Integer):
+        n = int(expr.args[0])
+        return Fraction(math.factorial(n)) if 0 <= n <= _EXACT_MAX_FACTORIAL else None
+    return None
+
+
+def _exact_pow(expr: Any) -> Fraction | None:
+    import sympy
+
+    base_expr, exp_expr = expr.args
+    if not isinstance(exp_expr, sympy.Integer):
+        return None
+    base = _exact_value(base_expr)
+    exponent = int(exp_expr)
+    if base is None or (base == 0 and exponent < 0):
+        return None
+    if _bits(base) * abs(exponent) > _EXACT_MAX_BITS:
+        return None
+    return base**exponent
+
+
+def _bits(value: Fraction) -> int:
+    return value.numerator.bit_length() + value.denominator.bit_length()
 
 
 def answers_equal(pred: str, gold: str, mode: str = "math_verify") -> bool:
@@ -344,18 +454,22 @@ def _check_mode(mode: str) -> None:
 # Words Qwen's normaliser deletes as "units" (§3.1: about 130 of them, single letters included). Reproducing the
 # deletion is the point of qwen_compat: it is what makes '(+5)(b+2)' equal '(a+5)(b+2)' there (§3.2).
 _QWEN_UNITS: tuple[str, ...] = (
-    "east", "degree", "mph", "kmph", "ft", "m sqaure", " m east", "sq m", "deg", "mile", "q .", "monkey", "prime",
-    "ratio", "profit of rs", "rd", "o", "gm", "p . m", "lb", "tile", "per", "dm", "lt", "gain", "ab", "way", "west",
-    "a .", "b .", "c .", "d .", "e .", "f .", "g .", "h .", "t", "a", "h", "no change", "men", "soldier", "pie", "bc",
-    "excess", "st", "inches", "noon", "percent", "by", "gal", "kmh", "c", "acre", "rise", "a . m", "th", "π r 2", "sq",
-    "mark", "l", "toy", "coin", "sq . m", "gallon", "° f", "profit", "minw", "yr", "women", "feet", "am", "pm", "hr",
-    "cu cm", "square", "v â € ™", "are", "rs .", "rs", "km", "sq . mm", "sq ft", "metre", "cm", "mm", "sec", "min",
-    "kilometers", "meters", "miles", "dollars", "cents", "hours", "minutes", "seconds", "days", "weeks", "years",
-    "inch", "foot", "yard", "yards", "kg", "g", "lbs", "pounds", "ounces", "liters", "litre", "ml", "m", "s", "d",
-    "unit", "units", "student", "students", "people", "apples", "cookies", "dollar", "hour", "minute", "second",
-    "day", "week", "year", "meter", "kilometer", "mile", "cent", "penny", "pennies", "points", "point",
+    # single letters (the source of the '(+5)(b+2)' = '(a+5)(b+2)' false positive, §3.2)
+    "a", "c", "d", "g", "h", "l", "m", "o", "s", "t",
+    # the short words §3.1 names, which also eat LaTeX ('\\sec' -> '\\', '\\lt' -> '\\')
+    "sec", "lt", "min", "per", "are", "by", "am", "pm", "st", "rd", "th",
+    # length, area, volume, mass, time, money
+    "mm", "cm", "dm", "km", "ft", "feet", "foot", "inch", "inches", "yard", "yards", "mile", "miles", "metre", "meter",
+    "meters", "kilometer", "kilometers", "sq", "sq m", "sq ft", "sq cm", "square", "acre", "acres", "cu cm", "gal",
+    "gallon", "gallons", "liter", "liters", "litre", "ml", "kg", "gm", "lb", "lbs", "pound", "pounds", "ounce",
+    "ounces", "ton", "tons", "sec", "second", "seconds", "minute", "minutes", "hr", "hour", "hours", "day", "days",
+    "week", "weeks", "month", "months", "yr", "year", "years", "noon", "mph", "kmph", "kmh", "deg", "degree",
+    "degrees", "dollar", "dollars", "cent", "cents", "rs", "percent",
+    # counted things and directions that word problems attach to numbers
+    "unit", "units", "men", "women", "people", "student", "students", "toy", "toys", "coin", "coins", "tile", "tiles",
+    "mark", "marks", "point", "points", "east", "west", "north", "south", "ratio", "profit", "gain", "excess", "way",
 )
-_QWEN_UNIT_RES = tuple(re.compile(r"(^|\W)" + re.escape(u) + r"($|\W)") for u in _QWEN_UNITS)
+_QWEN_UNIT_RES = tuple((u, re.compile(r"(^|\W)" + re.escape(u) + r"($|\W)")) for u in _QWEN_UNITS)
 _WORD_NUMBERS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
     "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
@@ -405,7 +519,9 @@ def qwen_strip(answer: str) -> str:
     if no_trailing_text:
         s = no_trailing_text
     for _ in range(2):
-        for unit in _QWEN_UNIT_RES:
+        for word, unit in _QWEN_UNIT_RES:
+            if word not in s:
+                continue
             replaced = unit.sub(r"\1\2", s)
             if replaced:
                 s = replaced
@@ -514,19 +630,43 @@ def _qwen_equation_equal(pred: str, gold: str) -> bool:
 
 
 def _qwen_symbolic(pred: str, gold: str) -> bool:
-    """Qwen's sympy fallback, replaced by Math-Verify (no parse_expr/parse_latex on raw text, §6.7)."""
+    """Qwen's sympy fallback with Math-Verify as the parser (no parse_expr/parse_latex on raw text, §6.7).
+
+    Like Qwen it accepts structural/symbolic equality or numeric closeness (rel_tol 1e-4) of the evaluated values; the
+    exact-rational check of the default mode is deliberately not applied, so ``1/2006!`` = ``1/2004!`` as in Qwen (§3.2).
+    """
     try:
-        return _math_verify_equal(pred, gold)
+        gold_parsed, pred_parsed = _parse_gold(gold), _parse_pred(pred)
+        if not gold_parsed or not pred_parsed:
+            return False
+        if _mv().verify(gold_parsed, pred_parsed, timeout_seconds=None):
+            return True
+        return _qwen_values_close(gold_parsed[0], pred_parsed[0])
     except Exception:  # noqa: BLE001 - Qwen's fallback treats any parse failure as "not equal"
         return False
 
 
+def _qwen_values_close(gold: Any, pred: Any) -> bool:
+    """Qwen's last resort: both sides evaluate to numbers within rel_tol 1e-4 (tiny values underflow to 0.0 == 0.0)."""
+    import sympy
+
+    if not (isinstance(gold, sympy.Expr) and isinstance(pred, sympy.Expr)):
+        return False
+    if gold.free_symbols or pred.free_symbols:
+        return False
+    try:
+        g, p = complex(gold.evalf()), complex(pred.evalf())
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return math.isclose(g.real, p.real, rel_tol=_QWEN_REL_TOL) and math.isclose(g.imag, p.imag, rel_tol=_QWEN_REL_TOL)
+
+
 def _qwen_math_equal(pred: str, gold: str) -> bool:
     pred, gold = pred.strip(), gold.strip()
-    if not pred or not gold:
-        return False
     if pred.lower() == gold.lower():
         return True
+    if not pred or not gold:
+        return False
     numeric = _qwen_numeric(pred, gold)
     if numeric is not None:
         return numeric
@@ -543,10 +683,10 @@ def _qwen_math_equal(pred: str, gold: str) -> bool:
 def qwen_fast_verdict(pred: str, gold: str) -> bool | None:
     """The part of qwen_compat that needs no sympy (string and numeric rules), for the parent process."""
     p, g = qwen_strip(pred), qwen_strip(gold)
+    if p.lower() == g.lower():  # Qwen compares before its emptiness check: '\\text{east}' strips to '' on both sides
+        return True
     if not p or not g:
         return False
-    if p.lower() == g.lower():
-        return True
     return _qwen_numeric(p, g)
 
 
@@ -854,8 +994,7 @@ class Grader:
             return None
         if extract:
             return self.extract(str(prediction))
-        bare = str(prediction).strip()
-        return bare or None
+        return _clean_answer(str(prediction))
 
     def _compare(self, preds: Sequence[str | None], golds: Sequence[str]) -> list[tuple[bool, str, str | None]]:
         """(correct, status, error) per pair: decided in the parent when cheap, in the pool otherwise."""

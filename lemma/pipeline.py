@@ -183,9 +183,13 @@ class RunResult:
     report: dict[str, Any] | None = None
 
 
-def run(cfg: DictConfig, run_dir: Path | None = None) -> RunResult:
-    """Validate the config, then build every node the chosen stage needs, reusing committed artifacts."""
+def run(cfg: DictConfig, run_dir: Path | None = None, job: dict[str, Any] | None = None) -> RunResult:
+    """Validate the config, then build every node the chosen stage needs, reusing committed artifacts.
+
+    `job` (overrides, sweep name, run folder) names the tracker run, so a resumed job continues it.
+    """
     from lemma.config import validate
+    from lemma.tracking import make_tracker
 
     validate(cfg)
     store = ArtifactStore(Path(cfg.paths.artifacts).resolve())
@@ -194,6 +198,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> RunResult:
     forced = descendants(cfg, {n for n in node_names(cfg) if split_node(n)[0] in set(cfg.force)})
     result = RunResult()
     built: dict[str, Artifact] = {}
+    tracker = make_tracker(cfg, job)
     try:
         for node in nodes:
             parents = {p: built[p] for p in needs_of(cfg, node)}
@@ -201,6 +206,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> RunResult:
             artifact = _build_node(cfg, store, services, node, key, config, parents, node in forced, result)
             built[node] = artifact
             result.lineage[node] = str(artifact)
+            tracker.log_node(node, artifact.path, artifact.manifest)
     finally:
         services.close()
         if run_dir is not None:
@@ -208,6 +214,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> RunResult:
                                                    "cached": result.cached})
     if "report" in built:
         result.report = _copy_report(built["report"], run_dir)
+    tracker.finish(result.report)
     return result
 
 

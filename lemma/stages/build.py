@@ -35,7 +35,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
     if cfg.build.decontaminate:
         rows, n_cont = decontaminate(rows, benchmark_questions(ctx))
         drops["benchmark_overlap"] += n_cont
-    rows = subsample(rows, cfg.build.fraction, cfg.build.max_examples, cfg.seed)
+    cap = cfg.build.max_examples
+    if cfg.build.match_size_to:
+        matched = sum(r.source in set(cfg.build.match_size_to) for r in rows)
+        cap = matched if cap is None else min(cap, matched)
+    rows = subsample(rows, cfg.build.fraction, cap, cfg.build.seed)
     write_jsonl(ctx.out / "sft.jsonl", rows)
     write_alpaca(ctx.out / "alpaca.jsonl", rows)
     return {"examples": len(rows), "dropped": dict(drops), **composition(rows)}

@@ -104,7 +104,7 @@ def model_aware_solution(cfg: Any, f: Flawed, problem: Problem, correct_samples:
     if str(cfg.correction.fresh_variant) != "model_aware":
         return None
     pool = correct_samples.get(f.problem_id) or [problem.reference]
-    digest = hashlib.sha256(f"{cfg.seed}:{f.id}".encode()).digest()
+    digest = hashlib.sha256(f"{cfg.correction.seed}:{f.id}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big")).choice(pool)
 
 

@@ -38,7 +38,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     for problem in targets:
         weights = problem_weights(cfg, per_problem.get(problem.id, Counter()), dataset_weights, allowed)
         for draw in range(cfg.errors.per_problem):
-            requests.append(InjectRequest(problem, draw_type(weights, cfg.seed, problem.id, draw), draw))
+            requests.append(InjectRequest(problem, draw_type(weights, cfg.errors.seed, problem.id, draw), draw))
     outcomes = ctx.teacher.inject(requests)
     ok = [(r, o) for r, o in zip(requests, outcomes) if o.ok and o.value is not None]
     verdicts = ctx.grader.grade([o.value.text for _, o in ok], [r.problem.gold for r, _ in ok])

@@ -23,7 +23,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     student = cfg.sample.student or model_path(ctx.input("base"))
     fmt = get_format(cfg.model.prompt_format)
     spec = SamplingSpec(n=cfg.sample.n, temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
-                        max_new_tokens=cfg.sample.max_new_tokens, stop=STOP_STRINGS, seed=cfg.seed)
+                        max_new_tokens=cfg.sample.max_new_tokens, stop=STOP_STRINGS, seed=cfg.sample.seed)
     ctx.log.info("sampling %d problems x %d from %s", len(problems), spec.n, student)
     outputs = generate(student, [fmt.render(p.question) for p in problems], spec, backend=str(cfg.generation.backend),
                        batch_size=cfg.sample.batch_size, device=cfg.generation.device,

@@ -156,7 +156,7 @@ def make_teacher(cfg: DictConfig, cache_dir: str) -> Teacher:
     if backend == "symbolic":
         from lemma.teacher.symbolic import SymbolicTeacher
 
-        return SymbolicTeacher(seed=cfg.seed)
+        return SymbolicTeacher(seed=cfg.teacher.seed or 0)  # in the teacher's key, unlike the run seed
     from lemma.teacher.llm import LLMTeacher  # issue 4: openai, vllm and hf backends
 
     return LLMTeacher.from_config(cfg, cache_dir)

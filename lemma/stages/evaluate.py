@@ -1,0 +1,166 @@
+"""evaluate: one arm's model on every benchmark of `benchmark=`, graded twice, with self-correction and error analysis.
+
+The paper's protocol (METHOD.md §7): the cot-meta-math prompt shared with training, its stop strings, greedy decoding,
+1024 new tokens, zero-shot except the 4 GSM8K demos for ASDiv, MAWPS and SVAMP. Files are checked against their
+pinned hashes before anything is generated. Generations are checkpointed per benchmark in the stage's work folder (a
+killed run resumes) and written to `generations.jsonl` with both verdicts, so a run can be re-graded without a model.
+`metrics.json` carries one row per benchmark (EVALUATION.md §6.1) and the paper's averages; when the configured teacher
+serves a benchmark's dataset, the wrong answers get error types (paper Figs. 6/8) in `error_types.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from omegaconf import DictConfig
+
+from lemma.artifacts import write_json
+from lemma.benchmarks import Benchmark, BenchmarkFileError, build_prompt, check_files, load_benchmark
+from lemma.evaluation import Graders, error_analysis, score_benchmark, teacher_serves
+from lemma.generation import Generation, SamplingSpec, generate, keep_loaded
+from lemma.metrics import suite_averages
+from lemma.pipeline import Stage, StageContext
+from lemma.prompt_format import STOP_STRINGS, get_format
+from lemma.records import write_jsonl
+
+
+def needs(cfg: DictConfig, arm: str | None) -> tuple[str, ...]:
+    return (model_node(arm), "problems")
+
+
+def model_node(arm: str | None) -> str:
+    if arm is None:
+        raise ValueError("evaluate runs per arm (evaluate.base, evaluate.sft, evaluate.lemma)")
+    return "base" if arm == "base" else f"train.{arm}"
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    from lemma.model import model_path
+
+    cfg, b = ctx.cfg, ctx.cfg.benchmark
+    problems = check_files(b)
+    if problems:
+        raise BenchmarkFileError("benchmark files do not match their config:\n" + "\n".join(problems))
+    model = model_path(ctx.input(model_node(ctx.arm)))
+    test_split = ctx.input("problems").file("test.jsonl")
+    benches = [load_benchmark(item, limit=b.limit, builtin_path=test_split) for item in b["items"].values()]
+    for item in b["items"].values():
+        if str(item.prompt_format) != str(cfg.model.prompt_format):
+            ctx.log.warning("benchmark %s prompts with %s, but the model was trained with %s", item.name,
+                            item.prompt_format, cfg.model.prompt_format)
+    rows: list[dict[str, Any]] = []
+    per_bench: dict[str, dict[str, Any]] = {}
+    error_types: dict[str, dict[str, int]] = {}
+    labels: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+    graders, own = _graders(ctx)
+    try:
+        with keep_loaded():
+            for bench in benches:
+                budget = int(b.max_new_tokens or bench.item.max_new_tokens)
+                prompts = [build_prompt(p.question, bench.item) for p in bench.problems]
+                gens = _generations(ctx, bench, model, prompts, budget)
+                bench_rows, per_bench[bench.name] = score_benchmark(bench, prompts, gens, graders,
+                                                                    max_new_tokens=budget)
+                rows += bench_rows
+                ctx.log.info("%s: acc %s on %d problems (%d truncated)", bench.name, per_bench[bench.name]["acc"],
+                             len(bench.problems), per_bench[bench.name]["truncated"])
+                if not b.error_analysis:
+                    skipped[bench.name] = "benchmark.error_analysis=false"
+                elif not teacher_serves(cfg.teacher, bench.item):
+                    skipped[bench.name] = (f"teacher={cfg.teacher.name} does not serve dataset "
+                                           f"{bench.item.gold_kind} (teacher.datasets={list(cfg.teacher.datasets)})")
+                else:
+                    counts, bench_labels = error_analysis(ctx.teacher, bench, bench_rows)
+                    error_types[bench.name] = dict(sorted(counts.items()))
+                    labels += bench_labels
+    finally:
+        for grader in own:
+            grader.close()
+    return _write(ctx, model, rows, per_bench, error_types, labels, skipped)
+
+
+def _graders(ctx: StageContext) -> tuple[Graders, list[Any]]:
+    """The primary grader (the shared one when it is math_verify) and a qwen_compat one; returns those to close."""
+    from lemma.grading import Grader
+
+    b = ctx.cfg.benchmark
+    mode = str(b.grader)
+    own: list[Any] = []
+
+    def make(m: str) -> Any:
+        own.append(Grader(mode=m, timeout_s=b.grader_timeout_s, workers=b.grader_workers))
+        return own[-1]
+
+    primary = ctx.grader if mode == "math_verify" else make(mode)
+    qwen = primary if mode == "qwen_compat" else (make("qwen_compat") if b.also_qwen_compat else None)
+    return Graders(primary, qwen), own
+
+
+def _spec(cfg: DictConfig, budget: int) -> SamplingSpec:
+    b = cfg.benchmark
+    return SamplingSpec(n=b.n_samples, temperature=b.temperature, top_p=b.top_p, max_new_tokens=budget,
+                        stop=STOP_STRINGS, seed=b.seed)
+
+
+def _generations(ctx: StageContext, bench: Benchmark, model: str, prompts: Sequence[str],
+                 budget: int) -> list[list[Generation]]:
+    """Generate, or reuse this benchmark's checkpoint from an interrupted run of the same key."""
+    cfg = ctx.cfg
+    spec = _spec(cfg, budget)
+    digest = hashlib.sha256(json.dumps([model, list(prompts), repr(spec)]).encode()).hexdigest()
+    checkpoint = ctx.work_dir() / f"{bench.name}.generations.json"
+    if checkpoint.is_file():
+        saved = json.loads(checkpoint.read_text())
+        if saved.get("digest") == digest:
+            ctx.log.info("%s: reusing %d checkpointed generations", bench.name, len(saved["generations"]))
+            return [[Generation(**g) for g in per] for per in saved["generations"]]
+    g = cfg.generation
+    gens = generate(model, prompts, spec, backend=str(g.backend), batch_size=cfg.benchmark.batch_size,
+                    device=g.device, tensor_parallel_size=g.tensor_parallel_size, dtype=cfg.model.dtype,
+                    gpu_memory_utilization=g.gpu_memory_utilization)
+    write_json(checkpoint, {"digest": digest, "generations": [[vars(x) for x in per] for per in gens]})
+    return gens
+
+
+def _write(ctx: StageContext, model: str, rows: list[dict[str, Any]], per_bench: dict[str, dict[str, Any]],
+           error_types: dict[str, dict[str, int]], labels: list[dict[str, Any]],
+           skipped: dict[str, str]) -> dict[str, Any]:
+    from lemma.grading import GRADER_VERSION
+
+    cfg, b = ctx.cfg, ctx.cfg.benchmark
+    write_jsonl(ctx.out / "generations.jsonl", rows)
+    decoding = {"temperature": b.temperature, "top_p": b.top_p, "n_samples": b.n_samples, "seed": b.seed,
+                "stop": list(STOP_STRINGS), "max_new_tokens_override": b.max_new_tokens,
+                "backend": str(cfg.generation.backend)}
+    metrics = {"benchmarks": per_bench, "order": list(per_bench), **suite_averages(per_bench), "grader": GRADER_VERSION,
+               "grader_mode": str(b.grader), "model": model, "arm": ctx.arm, "suite": b.name, "limit": b.limit,
+               "decoding": decoding, "error_types": error_types, "error_analysis_skipped": skipped}
+    write_json(ctx.out / "metrics.json", metrics)
+    if error_types:
+        write_json(ctx.out / "error_types.json", {"counts": error_types, "labels": labels})
+    return {"model": model, "acc": {name: m["acc"] for name, m in per_bench.items()},
+            "average": metrics["average"], "average_id": metrics["average_id"],
+            "average_ood": metrics["average_ood"], "samples": len(rows),
+            "truncated": sum(m["truncated"] for m in per_bench.values()),
+            "timeouts": sum(m["timeouts"] for m in per_bench.values()),
+            "error_analysis": sorted(error_types), "error_analysis_skipped": skipped}
+
+
+def _files(cfg: DictConfig) -> dict[str, bytes]:
+    """Bytes that decide the results besides the config: grader version, templates, demos, reflection phrases."""
+    from lemma.demos import demo_bytes
+    from lemma.grading import GRADER_VERSION
+    from lemma.reflection import REFLECTION_PHRASES
+
+    formats = sorted({str(i.prompt_format) for i in cfg.benchmark["items"].values()} | {str(cfg.model.prompt_format)})
+    return {"grader": GRADER_VERSION.encode(), "reflection_phrases": "\n".join(REFLECTION_PHRASES).encode(),
+            **{f"prompt_format/{f}": get_format(f).sha256.encode() for f in formats}, **demo_bytes()}
+
+
+STAGE = Stage(name="evaluate", run=run, needs=needs, keys=("benchmark", "model.prompt_format"), version=1,
+              files=_files)
+

@@ -1,0 +1,337 @@
+"""Sweep results: live progress, `summary.{csv,md,tex}` and plots for a multirun folder, and a command to rebuild them.
+
+Hydra reports multirun failures only at the end and cannot resume a sweep (DESIGN.md §9, b12). Here a callback keeps
+`sweep.json` (every arm: pending, running, done, cached or failed) and rewrites the summary after every job, so a
+partial or failed sweep still has a table. Rerunning the same sweep recomputes nothing finished: every artifact is
+content-addressed. `python -m lemma.sweep <sweep_dir>` rebuilds the summary from any sweep folder and prints the
+commands that rerun only the failed or missing arms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fcntl
+import json
+import logging
+import math
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lemma.artifacts import write_json
+
+log = logging.getLogger(__name__)
+SEED_KEYS = ("seed",)
+STATE_FILE = "sweep.json"
+# Paper Table 11 (LLaMA3-8B) rows that an arm reproduces, by the arm's overrides.
+PAPER_ARMS: dict[str, tuple[str, dict[str, float]]] = {
+    "experiment=aug_full": ("LEMMA", {"gsm8k": 79.2, "math": 38.3, "asdiv": 84.2, "deepmind_math": 39.2, "mawps": 88.8,
+                                  "svamp": 82.6, "college_math": 24.7, "average": 62.4}),
+    "correction=mix": ("LEMMA", {"gsm8k": 79.2, "math": 38.3, "asdiv": 84.2, "deepmind_math": 39.2, "mawps": 88.8,
+                                  "svamp": 82.6, "college_math": 24.7, "average": 62.4}),
+    "correction=fix_only": ("w/o Fresh & Restart", {"gsm8k": 75.2, "math": 34.4, "asdiv": 82.7, "deepmind_math": 37.1,
+                                                   "mawps": 87.7, "svamp": 79.6, "college_math": 22.2, "average": 59.8}),
+    "correction.truncate=false": ("w/o Truncation", {"gsm8k": 69.4, "math": 22.8, "asdiv": 77.1, "deepmind_math": 29.4,
+                                                     "mawps": 85.1, "svamp": 75.6, "college_math": 18.7, "average": 54.0}),
+    "experiment=aug_self_only": ("w/o Error Aug.", {"gsm8k": 72.8, "math": 28.8, "asdiv": 81.0, "deepmind_math": 32.0,
+                                                "mawps": 85.1, "svamp": 75.6, "college_math": 21.7, "average": 56.7}),
+}
+
+
+# ------------------------------------------------------------------------------------------------ arms and state
+def arm_name(overrides: list[str]) -> str:
+    """An arm is its overrides without the seed: seeds are averaged within an arm."""
+    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in SEED_KEYS]
+    return " ".join(sorted(kept)) or "default"
+
+
+def expand_jobs(config: DictConfig) -> list[list[str]]:
+    """Every job of a multirun, as Hydra's basic sweeper will enumerate it."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    parsed = OverridesParser.create().parse_overrides([*params, *config.hydra.overrides.task])
+    batches = BasicSweeper.split_arguments(parsed, None)
+    return [list(job) for batch in batches for job in batch]
+
+
+def _update_state(sweep_dir: Path, change: dict[str, Any]) -> dict[str, Any]:
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / ".sweep.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = sweep_dir / STATE_FILE
+        state = json.loads(path.read_text()) if path.exists() else {"jobs": {}}
+        for num, job in change.items():
+            state["jobs"].setdefault(num, {}).update(job)
+        write_json(path, state)
+        return state
+
+
+def _progress_line(state: dict[str, Any]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for job in state["jobs"].values():
+        counts[job.get("status", "pending")] += 1
+    return "sweep: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+try:
+    from hydra.experimental.callback import Callback
+except ImportError:  # pragma: no cover
+    Callback = object  # type: ignore[misc,assignment]
+
+
+class SweepCallback(Callback):  # type: ignore[misc]
+    """Registered by every sweeps/*.yaml: progress as it goes, summary after every job and at the end."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = {str(i): {"overrides": job, "arm": arm_name(job), "status": "pending"}
+                for i, job in enumerate(expand_jobs(config))}
+        existing = json.loads((sweep_dir / STATE_FILE).read_text())["jobs"] if (sweep_dir / STATE_FILE).exists() else {}
+        state = _update_state(sweep_dir, {k: v for k, v in jobs.items() if k not in existing})
+        log.info("%s (%d jobs)", _progress_line(state), len(state["jobs"]))
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
+            return
+        num = str(config.hydra.job.num)
+        overrides = list(config.hydra.overrides.task)
+        state = _update_state(Path(config.hydra.sweep.dir), {num: {"overrides": overrides, "arm": arm_name(overrides),
+                                                                     "status": "running"}})
+        log.info("job %s [%s] running; %s", num, arm_name(overrides), _progress_line(state))
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
+            return
+        from hydra.core.utils import JobStatus
+
+        num, sweep_dir = str(config.hydra.job.num), Path(config.hydra.sweep.dir)
+        job_dir = Path(config.hydra.runtime.output_dir)
+        if job_return.status == JobStatus.COMPLETED:
+            lineage = _read_json(job_dir / "lineage.json") or {}
+            status = "cached" if lineage.get("cached") and not lineage.get("computed") else "done"
+            change = {"status": status, "dir": str(job_dir)}
+        else:
+            error = repr(job_return._return_value)[:500]
+            change = {"status": "failed", "dir": str(job_dir), "error": error}
+            log.error("job %s [%s] FAILED: %s", num, arm_name(list(config.hydra.overrides.task)), error)
+        state = _update_state(sweep_dir, {num: change})
+        log.info("job %s %s; %s", num, change["status"], _progress_line(state))
+        write_summary(sweep_dir)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        summary = write_summary(Path(config.hydra.sweep.dir))
+        print(summary.markdown())
+
+
+# -------------------------------------------------------------------------------------------------------- summary
+@dataclass
+class ArmResult:
+    arm: str
+    scores: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # column -> one value per seed
+    examples: list[int] = field(default_factory=list)
+    seeds: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    sweep_dir: Path
+    columns: list[str]
+    arms: list[ArmResult]
+    baselines: dict[str, dict[str, float]]
+    missing: list[dict[str, Any]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for arm in self.arms:
+            row: dict[str, Any] = {"arm": arm.arm, "seeds": len(arm.seeds)}
+            for col in self.columns:
+                values = arm.scores.get(col, [])
+                row[col] = _mean(values)
+                row[f"{col}_std"] = _std(values)
+            row["sft_examples"] = _mean([float(x) for x in arm.examples])
+            paper = PAPER_ARMS.get(arm.arm)
+            row["paper_row"] = paper[0] if paper else ""
+            row["paper_average"] = paper[1]["average"] if paper else None
+            out.append(row)
+        return out
+
+    def markdown(self) -> str:
+        head = ["arm", "seeds", *self.columns, "SFT examples", "paper (LLaMA3-8B avg)"]
+        lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+        for row in self.rows():
+            cells = [row["arm"], str(row["seeds"]), *(_pm(row[c], row[f"{c}_std"]) for c in self.columns),
+                     _num(row["sft_examples"], 0), f"{row['paper_row']} {row['paper_average']}" if row["paper_row"] else "-"]
+            lines.append("| " + " | ".join(cells) + " |")
+        for title, scores in self.baselines.items():
+            lines.append("| " + " | ".join([f"*{title}*", "-", *(_num(scores.get(c)) for c in self.columns), "-", "-"]) + " |")
+        if self.missing:
+            lines += ["", "Failed or missing arms (rerun only these):", ""]
+            lines += [f"- job {m['job']} [{m['arm']}] {m['status']}: `python run.py {' '.join(m['overrides'])}`"
+                      for m in self.missing]
+        return "\n".join(lines) + "\n"
+
+    def latex(self) -> str:
+        cols = ["arm", *self.columns, "examples"]
+        lines = [r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", r"\toprule",
+                 " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
+        for row in self.rows():
+            cells = [_tex(row["arm"]), *(_pm(row[c], row[f"{c}_std"], tex=True) for c in self.columns),
+                     _num(row["sft_examples"], 0)]
+            lines.append(" & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
+
+
+def collect(sweep_dir: Path) -> Summary:
+    state = _read_json(sweep_dir / STATE_FILE) or {"jobs": {}}
+    jobs = dict(state["jobs"])
+    for job_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()):
+        jobs.setdefault(job_dir.name, {"overrides": _overrides(job_dir), "status": "unknown"})
+        jobs[job_dir.name].setdefault("dir", str(job_dir))
+    arms: dict[str, ArmResult] = {}
+    columns: list[str] = []
+    baselines: dict[str, dict[str, float]] = {}
+    missing = []
+    for num, job in sorted(jobs.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
+        overrides = job.get("overrides") or []
+        report = _read_json(Path(job["dir"]) / "report.json") if job.get("dir") else None
+        if report is None:
+            missing.append({"job": num, "arm": arm_name(overrides), "overrides": overrides,
+                            "status": job.get("status", "missing")})
+            continue
+        arm = arms.setdefault(arm_name(overrides), ArmResult(arm_name(overrides)))
+        lemma = report["results"].get("lemma", {})
+        for col in [*report["benchmarks"], "average"]:
+            if col not in columns:
+                columns.append(col)
+            if lemma.get(col) is not None:
+                arm.scores[col].append(float(lemma[col]))
+        arm.examples.append(int(report.get("data", {}).get("build", {}).get("examples", 0)))
+        arm.seeds.append(next((o for o in overrides if o.startswith("seed=")), "seed=default"))
+        for base_arm in ("base", "sft"):
+            if base_arm in report["results"] and report["results"][base_arm]["title"] not in baselines:
+                r = report["results"][base_arm]
+                baselines[r["title"]] = {k: v for k, v in r.items() if isinstance(v, (int, float))}
+    if "average" in columns:
+        columns.remove("average")
+        columns.append("average")
+    return Summary(sweep_dir, columns, list(arms.values()), baselines, missing)
+
+
+def write_summary(sweep_dir: Path) -> Summary:
+    summary = collect(sweep_dir)
+    rows = summary.rows()
+    with (sweep_dir / "summary.csv").open("w", newline="") as fh:
+        fields = ["arm", "seeds", *[x for c in summary.columns for x in (c, f"{c}_std")], "sft_examples", "paper_row",
+                  "paper_average"]
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    (sweep_dir / "summary.md").write_text(summary.markdown())
+    (sweep_dir / "summary.tex").write_text(summary.latex())
+    if rows:
+        plot_bars(summary, sweep_dir / "summary.png")
+        plot_scale(summary, sweep_dir / "data_scale.png")
+    return summary
+
+
+def plot_bars(summary: Summary, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, cols = summary.rows(), summary.columns
+    width = 0.8 / max(1, len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(cols) * max(1, len(rows)) / 2), 4))
+    for i, row in enumerate(rows):
+        xs = [j + i * width for j in range(len(cols))]
+        ax.bar(xs, [row[c] or 0 for c in cols], width, yerr=[row[f"{c}_std"] or 0 for c in cols], capsize=3,
+               label=row["arm"])
+    ax.set_xticks([j + width * (len(rows) - 1) / 2 for j in range(len(cols))], cols)
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_scale(summary: Summary, path: Path) -> None:
+    """Average accuracy against SFT set size, for `data_scale` sweeps (arms that differ in build.fraction)."""
+    points = sorted((r["sft_examples"], r["average"], r["average_std"] or 0) for r in summary.rows()
+                    if "build.fraction" in r["arm"] and r.get("average") is not None)
+    if len(points) < 2:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3)
+    ax.set_xlabel("SFT examples")
+    ax.set_ylabel("average accuracy (%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------------- small helpers
+def _overrides(job_dir: Path) -> list[str]:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    return [str(o) for o in OmegaConf.load(path)] if path.exists() else []
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def _std(values: list[float]) -> float | None:
+    return round(statistics.stdev(values), 2) if len(values) > 1 else (0.0 if values else None)
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _pm(mean: float | None, std: float | None, tex: bool = False) -> str:
+    if mean is None:
+        return "-"
+    sep = r" $\pm$ " if tex else " ± "
+    return f"{mean:.1f}{sep}{std:.1f}" if std else f"{mean:.1f}"
+
+
+def _tex(text: str) -> str:
+    return text.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lemma.sweep", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path, help="a multirun folder (outputs/sweeps/<name>/<time>)")
+    args = parser.parse_args(argv)
+    if not args.sweep_dir.is_dir():
+        print(f"error: {args.sweep_dir} is not a folder", file=sys.stderr)
+        return 2
+    summary = write_summary(args.sweep_dir)
+    print(summary.markdown())
+    print(f"wrote {args.sweep_dir}/summary.csv, summary.md, summary.tex", file=sys.stderr)
+    return 1 if summary.missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

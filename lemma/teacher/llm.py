@@ -1,0 +1,148 @@
+"""LLMTeacher: the six LEMMA teacher jobs on an LLM (any OpenAI-compatible endpoint, vLLM, or transformers).
+
+Each batch method renders one prompt per request (lemma.teacher.jobs), sends them all through the engine (cache,
+limiter, budget; lemma.teacher.engine) in one event loop, validates every reply, and re-asks the items whose reply was
+unusable, up to `teacher.max_reasks` times. A re-ask is the same prompt with the next sample index (a new cache
+entry and, with `teacher.seed` set, a new seed). Items that still fail come back as `Outcome(failure=reason)` and are
+counted in `usage.failure_reasons`; only conditions that concern the whole stage (budget, open circuit, bad
+credentials) raise `TeacherStopped`. This replaces the original's blocking per-process client whose exceptions
+killed workers and lost questions (METHOD.md §10, defects 6, 10, 11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from lemma.taxonomy import ErrorType
+from lemma.teacher import jobs
+from lemma.teacher.accounting import Ledger, Prices
+from lemma.teacher.base import (ClassifyRequest, InjectRequest, Injection, Label, Location, LocateRequest, Outcome,
+                                ReviseRequest, Revision, SmoothRequest, TeacherUsage)
+from lemma.teacher.cache import Reply, RequestCache
+from lemma.teacher.clients import make_backend
+from lemma.teacher.engine import Call, Engine
+from lemma.teacher.limiter import CircuitBreaker, Limiter, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class LLMTeacher:
+    def __init__(self, name: str, engine: Engine, prompt_set: str = "default", max_reasks: int = 2) -> None:
+        self.name = name
+        self.engine = engine
+        self.model = engine.backend.model
+        self.usage = engine.usage
+        self.prompt_set = prompt_set
+        self.max_reasks = max_reasks
+
+    def __repr__(self) -> str:
+        return f"LLMTeacher(name={self.name!r}, backend={self.engine.backend!r}, prompts={self.prompt_set!r})"
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig, cache_dir: str | Path) -> LLMTeacher:
+        """Build from the composed config (`cfg.teacher`); nothing is loaded, imported or read from the env yet."""
+        t = cfg.teacher
+        backend = make_backend(t)
+        usage = TeacherUsage()
+        limiter = None
+        if backend.remote:
+            policy = RetryPolicy(int(t.max_retries), float(t.backoff_base_s), float(t.backoff_max_s),
+                                 random.Random(cfg.seed))
+            limiter = Limiter(int(t.max_concurrency), policy,
+                              CircuitBreaker(int(t.circuit_breaker_failures), backend.endpoint),
+                              rpm=t.rpm, tpm=t.tpm)
+        ledger = Ledger(usage, Prices(float(t.price_input_per_mtok), float(t.price_output_per_mtok)),
+                        None if t.max_cost_usd is None else float(t.max_cost_usd))
+        engine = Engine(backend, RequestCache(Path(cache_dir), str(t.model)), ledger, usage, float(t.temperature),
+                        float(t.top_p), int(t.max_tokens), None if t.seed is None else int(t.seed), limiter)
+        return cls(str(t.name), engine, str(t.prompts), int(t.max_reasks))
+
+    @property
+    def injectable_types(self) -> frozenset[ErrorType]:
+        return jobs.injectable_types(self.prompt_set)
+
+    # ------------------------------------------------------------------------------------------------- jobs
+    def classify(self, requests: list[ClassifyRequest]) -> list[Outcome[Label]]:
+        return self._run("classify", [jobs.classify_prompt(self.prompt_set, r.problem, r.solution) for r in requests])
+
+    def locate(self, requests: list[LocateRequest]) -> list[Outcome[Location]]:
+        return self._run("locate", [jobs.locate_prompt(self.prompt_set, r.problem, r.solution) for r in requests])
+
+    def inject(self, requests: list[InjectRequest]) -> list[Outcome[Injection]]:
+        return self._run("inject", [jobs.inject_prompt(self.prompt_set, r.problem, r.error_type, r.draw)
+                                    for r in requests])
+
+    def fix_continue(self, requests: list[ReviseRequest]) -> list[Outcome[Revision]]:
+        return self._run("fix_continue", [jobs.revise_prompt("fix_continue", self.prompt_set, r.problem, r.prefix, None)
+                                          for r in requests])
+
+    def fresh_restart(self, requests: list[ReviseRequest]) -> list[Outcome[Revision]]:
+        """Reference-free (paper Fig. 15) unless a request carries `correct_solution` (the original's model-aware
+        variant, chosen by `correction.fresh_variant` in the stage that builds the requests)."""
+        return self._run("fresh_restart", [
+            jobs.revise_prompt("fresh_restart", self.prompt_set, r.problem, r.prefix, r.correct_solution)
+            for r in requests])
+
+    def smooth(self, requests: list[SmoothRequest]) -> list[Outcome[str]]:
+        return self._run("smooth", [jobs.smooth_prompt(self.prompt_set, r.problem, r.text) for r in requests])
+
+    def estimate_cost_usd(self, prompts: list[jobs.Prompt]) -> float:
+        """Worst-case dollars to send these prompts once (a dry run; cache hits are not subtracted)."""
+        return self.engine.ledger.estimate([p.messages for p in prompts], self.engine.max_tokens)
+
+    def close(self) -> None:
+        closer = getattr(self.engine.backend, "close", None)
+        if closer is not None:
+            closer()
+
+    # ---------------------------------------------------------------------------------------------- batches
+    def _run(self, job: str, prompts: list[jobs.Prompt]) -> list[Outcome[Any]]:
+        if not prompts:
+            return []
+        before = self.usage.snapshot()
+        outcomes = asyncio.run(self._rounds(job, prompts))
+        for outcome in outcomes:
+            if not outcome.ok:
+                self.usage.failures += 1
+                self.usage.failure_reasons[outcome.failure or "unknown"] += 1
+        self._log(job, outcomes, self.usage.since(before))
+        return outcomes
+
+    async def _rounds(self, job: str, prompts: list[jobs.Prompt]) -> list[Outcome[Any]]:
+        outcomes: list[Outcome[Any]] = [Outcome(failure="not_sent") for _ in prompts]
+        todo = list(range(len(prompts)))
+        for attempt in range(self.max_reasks + 1):
+            if not todo:
+                break
+            if attempt:
+                self.usage.reasks += len(todo)
+            calls = [Call(job, prompts[i].messages, (prompts[i].draw, attempt)) for i in todo]
+            replies = await self.engine.complete(calls)
+            todo = [i for i, reply in zip(todo, replies) if self._settle(prompts[i], reply, outcomes, i)]
+        return outcomes
+
+    def _settle(self, prompt: jobs.Prompt, reply: Reply | str, outcomes: list[Outcome[Any]], i: int) -> bool:
+        """Record the outcome of one reply; True when it was unusable and should be asked again."""
+        if isinstance(reply, str):  # the request itself failed after its retries: re-asking would not help
+            outcomes[i] = Outcome(failure=reply)
+            return False
+        outcome = (Outcome(failure="truncated_reply", raw=reply.text) if reply.finish_reason == "length"
+                   else prompt.validate(reply.text))
+        outcomes[i] = outcome
+        if outcome.ok:
+            return False
+        self.usage.parse_failures += 1
+        return True
+
+    def _log(self, job: str, outcomes: list[Outcome[Any]], delta: dict[str, Any]) -> None:
+        ok = sum(o.ok for o in outcomes)
+        log.info("%s: %d/%d ok, %d failed %s (requests %d, cache hits %d, retries %d, re-asks %d, tokens %d/%d, "
+                 "$%.4f) <teacher=%s>", job, ok, len(outcomes), len(outcomes) - ok, delta["failure_reasons"] or "",
+                 delta["requests"], delta["cache_hits"], delta["retries"], delta["reasks"], delta["input_tokens"],
+                 delta["output_tokens"], delta["cost_usd"], self.model)

@@ -1,0 +1,191 @@
+"""Experiment tracking: W&B (optional extra, `logger=wandb`) or nothing.
+
+One W&B run per job, grouped by sweep; the run id is derived from the job's overrides, so a resumed job continues its
+run instead of creating a duplicate. The config is logged resolved and without secrets (the teacher key is never in
+the config: only the *name* of its environment variable is). Works offline (`WANDB_MODE=offline`); `read_offline_run`
+reads such a run back without the W&B server (tests use it; users can inspect a run before `wandb sync`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import struct
+from pathlib import Path
+from typing import Any, Protocol
+
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+_SECRET_KEY = re.compile(r"(api_?key|token|secret|password)(?!_env)", re.IGNORECASE)
+
+
+class Tracker(Protocol):
+    def log_node(self, node: str, artifact_path: Path, manifest: dict[str, Any]) -> None: ...
+
+    def finish(self, report: dict[str, Any] | None) -> None: ...
+
+
+class NullTracker:
+    def log_node(self, node: str, artifact_path: Path, manifest: dict[str, Any]) -> None:
+        pass
+
+    def finish(self, report: dict[str, Any] | None) -> None:
+        pass
+
+
+def make_tracker(cfg: DictConfig, job: dict[str, Any] | None = None) -> Tracker:
+    if cfg.logger.kind == "none":
+        return NullTracker()
+    if cfg.logger.kind != "wandb":
+        raise ValueError(f"logger.kind={cfg.logger.kind!r}: use none or wandb")
+    return WandbTracker(cfg, job or {})
+
+
+def run_id(overrides: list[str], sweep: str | None) -> str:
+    """Deterministic per job: the same overrides in the same sweep resume the same W&B run."""
+    kept = sorted(o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "logger.")))
+    return hashlib.sha256(json.dumps([sweep, kept]).encode()).hexdigest()[:16]
+
+
+def scrub(data: Any) -> Any:
+    """Drop any value whose key looks like a credential (a key *name* such as api_key_env stays)."""
+    if isinstance(data, dict):
+        return {k: ("<redacted>" if _SECRET_KEY.search(str(k)) else scrub(v)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [scrub(v) for v in data]
+    return data
+
+
+class WandbTracker:
+    def __init__(self, cfg: DictConfig, job: dict[str, Any]) -> None:
+        try:
+            import wandb
+        except ImportError as exc:
+            raise ImportError("logger=wandb needs the wandb extra: pip install -e '.[wandb]'") from exc
+        self._wandb = wandb
+        config = scrub(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+        overrides = list(job.get("overrides", []))
+        sweep = job.get("sweep")
+        self.run = wandb.init(project=cfg.logger.project, entity=cfg.logger.entity, group=cfg.logger.group or sweep,
+                              id=run_id(overrides, sweep), resume="allow", config=config, mode=cfg.logger.mode,
+                              name=" ".join(overrides) or "default", dir=job.get("dir"), reinit="finish_previous")
+
+    def log_node(self, node: str, artifact_path: Path, manifest: dict[str, Any]) -> None:
+        metrics = {f"{node}/{k}": v for k, v in _flatten(manifest.get("stats", {})).items()}
+        metrics[f"{node}/seconds"] = manifest.get("seconds")
+        metrics.update({f"teacher/{node}/{k}": v for k, v in _flatten(manifest.get("teacher", {})).items()})
+        self.run.log(metrics)
+        if node.startswith("train."):
+            self._log_curve(node, artifact_path / "train_log.jsonl")
+        if node == "build":
+            self._log_table("trajectories", artifact_path / "sft.jsonl",
+                            ["problem_id", "source", "error_type", "error_step", "strategy", "question", "response"])
+        if node.startswith("evaluate."):
+            self._log_table(f"generations_{node.split('.')[1]}", artifact_path / "generations.jsonl",
+                            ["benchmark", "id", "gold", "extracted", "correct", "text"])
+
+    def _log_curve(self, node: str, path: Path) -> None:
+        if not path.exists():
+            return
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            self.run.log({f"{node}/{k}": v for k, v in row.items() if isinstance(v, (int, float))})
+
+    def _log_table(self, name: str, path: Path, columns: list[str], limit: int = 50) -> None:
+        if not path.exists():
+            return
+        rows = []
+        with path.open() as fh:
+            for line, _ in zip(fh, range(limit)):
+                record = json.loads(line)
+                rows.append([_cell(record.get(c)) for c in columns])
+        self.run.log({name: self._wandb.Table(columns=columns, data=rows)})
+
+    def finish(self, report: dict[str, Any] | None) -> None:
+        if report:
+            for arm, result in report.get("results", {}).items():
+                self.run.summary.update({f"{arm}/{k}": v for k, v in result.items() if isinstance(v, (int, float))})
+            columns = ["arm", *report.get("benchmarks", []), "average"]
+            rows = [[arm, *(r.get(c) for c in columns[1:])] for arm, r in report.get("results", {}).items()]
+            self.run.log({"results": self._wandb.Table(columns=columns, data=rows)})
+        self.run.finish()
+
+
+def log_sweep_summary(sweep_dir: Path, summary_rows: list[dict[str, Any]], project: str, group: str) -> None:
+    """The sweep table as its own W&B run in the sweep's group."""
+    import wandb
+
+    if not summary_rows:
+        return
+    run = wandb.init(project=project, group=group, id=run_id(["summary"], group), resume="allow",
+                     name=f"{group} summary", dir=str(sweep_dir), reinit="finish_previous")
+    columns = list(summary_rows[0])
+    run.log({"sweep_summary": wandb.Table(columns=columns, data=[[r.get(c) for c in columns] for r in summary_rows])})
+    run.finish()
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{key}/"))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = v
+    return out
+
+
+def _cell(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
+
+
+# ------------------------------------------------------------------------------------------- offline run reading
+def read_offline_run(run_dir: Path) -> dict[str, Any]:
+    """Config, logged keys, summary and table files of an offline W&B run folder, read without the server.
+
+    The `.wandb` file is a LevelDB-style log of protobuf records (32 KiB blocks; chunk header = crc32, length, type).
+    """
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    (path,) = list(run_dir.glob("run-*.wandb"))
+    config: dict[str, Any] = {}
+    history_keys: set[str] = set()
+    summary: dict[str, Any] = {}
+    for blob in _log_records(path.read_bytes()):
+        record = pb.Record()
+        record.ParseFromString(blob)
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            config.update({u.key: json.loads(u.value_json) for u in record.run.config.update})
+        elif kind == "config":
+            config.update({u.key: json.loads(u.value_json) for u in record.config.update})
+        elif kind == "history":
+            history_keys.update(i.key or "/".join(i.nested_key) for i in record.history.item)
+        elif kind == "summary":
+            summary.update({u.key or "/".join(u.nested_key): json.loads(u.value_json) for u in record.summary.update})
+    tables = sorted(str(p.relative_to(run_dir)) for p in run_dir.glob("files/media/table/*.table.json"))
+    return {"config": config, "history_keys": history_keys, "summary": summary, "tables": tables}
+
+
+def _log_records(data: bytes, block: int = 32768) -> list[bytes]:
+    records, pending, pos = [], b"", 7  # 7-byte ":W&B" file header
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # block trailer padding
+            pos += block - pos % block
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        if kind == 0 and length == 0:
+            break
+        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind == 1:
+            records.append(chunk)
+        elif kind == 2:
+            pending = chunk
+        elif kind == 3:
+            pending += chunk
+        elif kind == 4:
+            records.append(pending + chunk)
+    return records

@@ -1,0 +1,121 @@
+"""The driver side: tokenise once, write job.yaml, start the worker with an argv list, check what it saved.
+
+One code path for every run (DESIGN.md §6): even the single-process CPU run is a child process, so what the tests
+exercise is what a multi-GPU launch does. Launchers, chosen from the job:
+- 1 process: `python -m lemma.training.worker job.yaml`;
+- N processes on one node: `python -m torch.distributed.run --standalone --nproc_per_node N -m ...` (torchrun; a
+  free rendezvous port, so concurrent sweep jobs do not collide);
+- several nodes: the DeepSpeed launcher with `--hostfile` (it reaches the nodes over ssh/pdsh), `--no_local_rank`
+  and `--module`, so the worker never sees an appended `--local_rank`.
+The child runs in its own session; its output is streamed into our log (Hydra's run.log) and `worker.log`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from lemma.training import checkpoints
+from lemma.training.job import TrainJob, load_job, replace, save_job, validate
+from lemma.training.worker import LOG_FILE, METRICS_FILE
+
+log = logging.getLogger("lemma.training.launch")
+
+WORKER = "lemma.training.worker"
+
+
+class TrainingFailed(RuntimeError):
+    """The worker exited with an error; the message carries its last output lines."""
+
+
+def command(job: TrainJob, job_path: Path) -> list[str]:
+    """The argv list that starts the worker(s) for this job (never a shell string)."""
+    if job.hostfile:
+        return [sys.executable, "-m", "deepspeed.launcher.runner", "--hostfile", job.hostfile,
+                "--num_nodes", str(job.nnodes), "--num_gpus", str(job.nproc_per_node),
+                "--master_port", str(job.master_port), "--no_local_rank", "--module", WORKER, str(job_path)]
+    if job.world_size == 1:
+        return [sys.executable, "-m", WORKER, str(job_path)]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
+            "--nproc_per_node", str(job.nproc_per_node), "-m", WORKER, str(job_path)]
+
+
+def prepare(job: TrainJob) -> tuple[TrainJob, dict[str, Any]]:
+    """Tokenise the rows into the work folder (cached by content); returns the job pointing at the tokens."""
+    from lemma.model.loading import load_tokenizer
+    from lemma.training.data import tokenize_to_cache
+
+    tokenizer = load_tokenizer(job.model_path)
+    path, stats = tokenize_to_cache(Path(job.data_path), tokenizer, job.max_seq_len, job.checkpoints)
+    log.info("tokens: %s (%s)", path.name, "cached" if stats["cache_hit"] else "built")
+    return replace(job, tokenized_path=str(path)), stats
+
+
+def write(job: TrainJob, folder: Path) -> tuple[TrainJob, Path, dict[str, Any]]:
+    """Validate, check the checkpoint folder, tokenise and write job.yaml into `folder`."""
+    validate(job)
+    job.checkpoints.mkdir(parents=True, exist_ok=True)
+    checkpoints.find_resume(job)  # a lost checkpoint fails here, before any process starts
+    job, stats = prepare(job)
+    return job, save_job(job, Path(folder) / "job.yaml"), stats
+
+
+def start(job_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    job = load_job(job_path)
+    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    argv = command(job, job_path)
+    log.info("launch: %s", " ".join(argv))
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env,
+                            start_new_session=True)
+
+
+def wait(proc: subprocess.Popen, log_path: Path) -> None:
+    """Stream the child's output into our log and `log_path`; raise TrainingFailed on a non-zero exit."""
+    tail: deque[str] = deque(maxlen=30)
+    try:
+        with log_path.open("a", encoding="utf-8") as fh:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                fh.write(line)
+                tail.append(line.rstrip())
+                log.info("%s", line.rstrip())
+        rc = proc.wait()
+    except BaseException:
+        _stop(proc)
+        raise
+    if rc != 0:
+        raise TrainingFailed(f"training worker exited with {rc}; last lines:\n" + "\n".join(tail))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_job(job: TrainJob, folder: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Train, then reload the saved weights and check them (b3). Returns the metrics; resumes automatically."""
+    job, job_path, data_stats = write(job, folder)
+    wait(start(job_path, env), job.checkpoints / "worker.log")
+    metrics = json.loads((job.checkpoints / METRICS_FILE).read_text())
+    metrics.update(checkpoints.verify_saved_model(Path(job.output_dir), metrics["num_params"]))
+    metrics["data"] = data_stats
+    return metrics
+
+
+def copy_logs(job: TrainJob, out: Path) -> None:
+    """metrics.json and train_log.jsonl from the work folder into the artifact."""
+    for name in (METRICS_FILE, LOG_FILE):
+        src = job.checkpoints / name
+        if src.is_file():
+            (Path(out) / name).write_bytes(src.read_bytes())

@@ -1,0 +1,1 @@
+"""Test scaffolding: fake backends and servers; never product code."""

@@ -1,0 +1,225 @@
+"""A fake OpenAI chat-completions server on 127.0.0.1 for tests and benchmarks. Test scaffolding, never a backend.
+
+It speaks enough of the protocol for the `openai` SDK (POST /v1/chat/completions, JSON in and out, HTTP/1.1
+keep-alive), answers each teacher job by rule (tests/fakes/gsm8k_rules.py), and injects faults at given rates:
+429 with Retry-After, 500, stalled replies (held past the client's timeout) and dropped connections. Faults are
+seeded per (prompt, arrival number), so a rerun meets the same faults whatever the request order. It counts
+requests and answers per prompt hash, so tests can prove that a resumed run re-sends nothing already answered.
+
+    python -m tests.fakes.openai_server --latency 0.1     # from the repository root; prints "PORT <n>"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.gsm8k_rules import job_of, reply_for
+
+
+def prompt_hash(messages: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Faults:
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_stall: float = 0.0
+    rate_drop: float = 0.0
+    rate_malformed: float = 0.0  # first answer to a prompt is unusable (exercises re-asks)
+    retry_after_s: float = 0.2
+    stall_s: float = 5.0
+
+    def pick(self, seed: int, key: str, arrival: int) -> str:
+        digest = hashlib.sha256(f"{seed}:{key}:{arrival}".encode()).digest()
+        u = int.from_bytes(digest[:8], "big") / 2**64
+        for kind, rate in (("429", self.rate_429), ("500", self.rate_500), ("stall", self.rate_stall),
+                           ("drop", self.rate_drop)):
+            if u < rate:
+                return kind
+            u -= rate
+        return "ok"
+
+
+@dataclass
+class Stats:
+    requests: Counter[str] = field(default_factory=Counter)  # every arrival, by prompt hash
+    answered: Counter[str] = field(default_factory=Counter)  # 200 replies, by prompt hash
+    outcomes: Counter[str] = field(default_factory=Counter)  # ok / 429 / 500 / stall / drop / malformed
+    jobs: Counter[str] = field(default_factory=Counter)
+    authorization: set[str] = field(default_factory=set)  # Authorization headers seen (to check the key arrives)
+
+
+class FakeOpenAIServer:
+    def __init__(self, latency_s: float = 0.0, faults: Faults | None = None, seed: int = 0,
+                 bank: dict[str, str] | None = None, port: int = 0) -> None:
+        self.latency_s, self.faults, self.seed, self.bank = latency_s, faults or Faults(), seed, bank or {}
+        self.stats = Stats()
+        self.port = port
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._closing: asyncio.Event | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="fake-openai", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake OpenAI server did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._closing is not None:
+            self._loop.call_soon_threadsafe(self._closing.set)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._main())
+        self._loop.close()
+
+    async def _main(self) -> None:
+        self._closing = asyncio.Event()
+        server = await asyncio.start_server(self._connection, "127.0.0.1", self.port, backlog=512)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with server:
+            await self._closing.wait()
+            server.close()
+
+    # -------------------------------------------------------------------------------------------- HTTP/1.1
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await _read_request(reader)
+                if request is None:
+                    break
+                headers, body = request
+                if not await self._respond(writer, headers, body):
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _respond(self, writer: asyncio.StreamWriter, headers: dict[str, str], body: bytes) -> bool:
+        """Answer one request; False when the connection must be dropped."""
+        payload = json.loads(body or b"{}")
+        messages = payload.get("messages", [])
+        key = prompt_hash(messages)
+        with self._lock:
+            arrival = self.stats.requests[key]
+            self.stats.requests[key] += 1
+            self.stats.jobs[job_of(messages[-1]["content"]) if messages else "none"] += 1
+            self.stats.authorization.add(headers.get("authorization", ""))
+        kind = self.faults.pick(self.seed, f"{key}:{payload.get('seed')}", arrival)
+        await self._wait(self.latency_s)
+        if kind == "stall":
+            self._count("stall")
+            await self._wait(self.faults.stall_s)
+            return False
+        if kind == "drop":
+            self._count("drop")
+            return False
+        if kind in ("429", "500"):
+            self._count(kind)
+            extra = {"Retry-After": str(max(1, round(self.faults.retry_after_s))),
+                     "retry-after-ms": str(int(self.faults.retry_after_s * 1000))} if kind == "429" else {}
+            _write(writer, int(kind), {"error": {"message": f"fake {kind}", "type": "fake"}}, extra)
+            await writer.drain()
+            return True
+        text = self._content(messages, key, arrival)
+        with self._lock:
+            self.stats.answered[key] += 1
+        _write(writer, 200, _completion(payload, text))
+        await writer.drain()
+        return True
+
+    def _content(self, messages: list[dict[str, Any]], key: str, arrival: int) -> str:
+        if arrival == 0 and _unit(self.seed, key) < self.faults.rate_malformed:
+            self._count("malformed")
+            return "Sure! I think this looks fine overall."
+        self._count("ok")
+        return reply_for(messages[-1]["content"], self.bank)
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.stats.outcomes[kind] += 1
+
+    async def _wait(self, seconds: float) -> None:
+        if seconds > 0 and self._closing is not None:
+            try:
+                await asyncio.wait_for(self._closing.wait(), seconds)
+            except asyncio.TimeoutError:
+                pass
+
+
+def _unit(seed: int, key: str) -> float:
+    return int.from_bytes(hashlib.sha256(f"m{seed}:{key}".encode()).digest()[:8], "big") / 2**64
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes] | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return headers, body
+
+
+def _write(writer: asyncio.StreamWriter, status: int, obj: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+    data = json.dumps(obj).encode()
+    reason = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "Error")
+    head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(data)}",
+            *(f"{k}: {v}" for k, v in (extra or {}).items())]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+
+
+def _completion(payload: dict[str, Any], text: str) -> dict[str, Any]:
+    prompt_chars = sum(len(m.get("content", "")) for m in payload.get("messages", []))
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+            "model": payload.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": len(text) // 4,
+                      "total_tokens": prompt_chars // 4 + len(text) // 4}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    server = FakeOpenAIServer(latency_s=args.latency, port=args.port)
+    server.start()
+    print(f"PORT {server.port}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
