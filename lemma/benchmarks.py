@@ -190,6 +190,10 @@ def load_benchmark(item: Any, *, limit: int | None = None, builtin_path: Path | 
     if str(item.source) == "builtin":
         if builtin_path is None:
             raise ValueError(f"benchmark {item.name} is built in: it needs the problems artifact's test split")
+        if not Path(builtin_path).is_file():
+            raise BenchmarkFileError(f"benchmark {item.name} is built in, but the problems artifact has no test split "
+                                     f"({builtin_path}): only data=arith makes one; use data=arith or a file "
+                                     f"benchmark such as benchmark=paper")
         problems = read_jsonl(Path(builtin_path), Problem)
         return Benchmark(str(item.name), item, problems[:limit], f"builtin:{builtin_path}",
                          file_sha256(Path(builtin_path)), len(problems))

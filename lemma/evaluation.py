@@ -55,12 +55,15 @@ def _qwen_verdicts(graders: Graders, texts: list[str], golds: list[str], primary
 
 def _first_attempts(grader: Any, texts: list[str], golds: list[str]) -> list[tuple[Any, float] | None]:
     """Per response: (verdict of the answer before its first reflection, share of text from there on), or None."""
-    splits = [split_first_attempt(t) for t in texts]
-    todo = [i for i, s in enumerate(splits) if s is not None]
-    verdicts = grader.grade([splits[i][0] for i in todo], [golds[i] for i in todo]) if todo else []  # type: ignore[index]
+    todo: list[tuple[int, str, str]] = []  # (index, first attempt, rest)
+    for i, text in enumerate(texts):
+        split = split_first_attempt(text)
+        if split is not None:
+            todo.append((i, *split))
+    verdicts = grader.grade([first for _, first, _ in todo], [golds[i] for i, _, _ in todo]) if todo else []
     out: list[tuple[Any, float] | None] = [None] * len(texts)
-    for i, v in zip(todo, verdicts, strict=True):
-        out[i] = (v, len(splits[i][1]) / max(1, len(texts[i])))  # type: ignore[index]
+    for (i, _, rest), verdict in zip(todo, verdicts, strict=True):
+        out[i] = (verdict, len(rest) / max(1, len(texts[i])))
     return out
 
 

@@ -45,9 +45,22 @@ PAPER_ARMS: dict[str, tuple[str, dict[str, float]]] = {
 
 
 # ------------------------------------------------------------------------------------------------ arms and state
-def arm_name(overrides: list[str]) -> str:
-    """An arm is its overrides without the seed: seeds are averaged within an arm."""
-    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in SEED_KEYS]
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def varying_keys(jobs: list[list[str]]) -> set[str]:
+    """Override keys whose value differs between jobs: what the sweep is about (fixed overrides are not)."""
+    values: dict[str, set[str]] = defaultdict(set)
+    for job in jobs:
+        for o in job:
+            values[_key(o)].add(o)
+    return {k for k, v in values.items() if len(v) > 1 or sum(_key(o) == k for j in jobs for o in j) < len(jobs)}
+
+
+def arm_name(overrides: list[str], varying: set[str] | None = None) -> str:
+    """An arm is its varying overrides without the seed: seeds are averaged within an arm."""
+    kept = [o for o in overrides if _key(o) not in SEED_KEYS and (varying is None or _key(o) in varying)]
     return " ".join(sorted(kept)) or "default"
 
 
@@ -92,8 +105,10 @@ class SweepCallback(Callback):  # type: ignore[misc]
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        jobs = {str(i): {"overrides": job, "arm": arm_name(job), "status": "pending"}
-                for i, job in enumerate(expand_jobs(config))}
+        expanded = expand_jobs(config)
+        varying = varying_keys(expanded)
+        jobs = {str(i): {"overrides": job, "arm": arm_name(job, varying), "status": "pending"}
+                for i, job in enumerate(expanded)}
         existing = json.loads((sweep_dir / STATE_FILE).read_text())["jobs"] if (sweep_dir / STATE_FILE).exists() else {}
         state = _update_state(sweep_dir, {k: v for k, v in jobs.items() if k not in existing})
         log.info("%s (%d jobs)", _progress_line(state), len(state["jobs"]))
@@ -102,10 +117,8 @@ class SweepCallback(Callback):  # type: ignore[misc]
         if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
             return
         num = str(config.hydra.job.num)
-        overrides = list(config.hydra.overrides.task)
-        state = _update_state(Path(config.hydra.sweep.dir), {num: {"overrides": overrides, "arm": arm_name(overrides),
-                                                                     "status": "running"}})
-        log.info("job %s [%s] running; %s", num, arm_name(overrides), _progress_line(state))
+        state = _update_state(Path(config.hydra.sweep.dir), {num: {"status": "running"}})
+        log.info("job %s [%s] running; %s", num, state["jobs"][num].get("arm", "?"), _progress_line(state))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
@@ -121,7 +134,7 @@ class SweepCallback(Callback):  # type: ignore[misc]
         else:
             error = repr(job_return._return_value)[:500]
             change = {"status": "failed", "dir": str(job_dir), "error": error}
-            log.error("job %s [%s] FAILED: %s", num, arm_name(list(config.hydra.overrides.task)), error)
+            log.error("job %s FAILED: %s", num, error)
         state = _update_state(sweep_dir, {num: change})
         log.info("job %s %s; %s", num, change["status"], _progress_line(state))
         write_summary(sweep_dir)
@@ -196,6 +209,7 @@ def collect(sweep_dir: Path) -> Summary:
     for job_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()):
         jobs.setdefault(job_dir.name, {"overrides": _overrides(job_dir), "status": "unknown"})
         jobs[job_dir.name].setdefault("dir", str(job_dir))
+    varying = varying_keys([job.get("overrides") or [] for job in jobs.values()])
     arms: dict[str, ArmResult] = {}
     columns: list[str] = []
     baselines: dict[str, dict[str, float]] = {}
@@ -204,10 +218,11 @@ def collect(sweep_dir: Path) -> Summary:
         overrides = job.get("overrides") or []
         report = _read_json(Path(job["dir"]) / "report.json") if job.get("dir") else None
         if report is None:
-            missing.append({"job": num, "arm": arm_name(overrides), "overrides": overrides,
+            missing.append({"job": num, "arm": arm_name(overrides, varying), "overrides": overrides,
                             "status": job.get("status", "missing")})
             continue
-        arm = arms.setdefault(arm_name(overrides), ArmResult(arm_name(overrides)))
+        name = arm_name(overrides, varying)
+        arm = arms.setdefault(name, ArmResult(name))
         lemma = report["results"].get("lemma", {})
         for col in [*report["benchmarks"], "average"]:
             if col not in columns:

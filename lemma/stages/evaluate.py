@@ -60,19 +60,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
     try:
         with keep_loaded():
             for bench in benches:
-                budget = int(b.max_new_tokens or bench.item.max_new_tokens)
-                prompts = [build_prompt(p.question, bench.item) for p in bench.problems]
-                gens = _generations(ctx, bench, model, prompts, budget)
-                bench_rows, per_bench[bench.name] = score_benchmark(bench, prompts, gens, graders,
-                                                                    max_new_tokens=budget)
+                bench_rows, per_bench[bench.name] = _evaluate_one(ctx, bench, model, graders)
                 rows += bench_rows
-                ctx.log.info("%s: acc %s on %d problems (%d truncated)", bench.name, per_bench[bench.name]["acc"],
-                             len(bench.problems), per_bench[bench.name]["truncated"])
-                if not b.error_analysis:
-                    skipped[bench.name] = "benchmark.error_analysis=false"
-                elif not teacher_serves(cfg.teacher, bench.item):
-                    skipped[bench.name] = (f"teacher={cfg.teacher.name} does not serve dataset "
-                                           f"{bench.item.gold_kind} (teacher.datasets={list(cfg.teacher.datasets)})")
+                reason = _no_error_analysis(cfg, bench)
+                if reason:
+                    skipped[bench.name] = reason
                 else:
                     counts, bench_labels = error_analysis(ctx.teacher, bench, bench_rows)
                     error_types[bench.name] = dict(sorted(counts.items()))
@@ -81,6 +73,27 @@ def run(ctx: StageContext) -> dict[str, Any]:
         for grader in own:
             grader.close()
     return _write(ctx, model, rows, per_bench, error_types, labels, skipped)
+
+
+def _evaluate_one(ctx: StageContext, bench: Benchmark, model: str,
+                  graders: Graders) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    budget = int(ctx.cfg.benchmark.max_new_tokens or bench.item.max_new_tokens)
+    prompts = [build_prompt(p.question, bench.item) for p in bench.problems]
+    gens = _generations(ctx, bench, model, prompts, budget)
+    rows, metrics = score_benchmark(bench, prompts, gens, graders, max_new_tokens=budget)
+    ctx.log.info("%s: acc %s on %d problems (%d truncated, %d grader timeouts)", bench.name, metrics["acc"],
+                 len(bench.problems), metrics["truncated"], metrics["timeouts"])
+    return rows, metrics
+
+
+def _no_error_analysis(cfg: DictConfig, bench: Benchmark) -> str | None:
+    """Why this benchmark's wrong answers get no error types, or None when the teacher can label them."""
+    if not cfg.benchmark.error_analysis:
+        return "benchmark.error_analysis=false"
+    if not teacher_serves(cfg.teacher, bench.item):
+        return (f"teacher={cfg.teacher.name} does not serve dataset {bench.item.gold_kind} "
+                f"(teacher.datasets={list(cfg.teacher.datasets)})")
+    return None
 
 
 def _graders(ctx: StageContext) -> tuple[Graders, list[Any]]:

@@ -69,10 +69,12 @@ def parse_retry_after(headers: dict[str, str] | None, now: float | None = None) 
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - (time.time() if now is None else now))
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unreadable hint: fall back to plain backoff
+    return max(0.0, parsed.timestamp() - (time.time() if now is None else now))
 
 
 @dataclass

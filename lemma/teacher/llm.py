@@ -142,7 +142,8 @@ class LLMTeacher:
 
     def _log(self, job: str, outcomes: list[Outcome[Any]], delta: dict[str, Any]) -> None:
         ok = sum(o.ok for o in outcomes)
-        log.info("%s: %d/%d ok, %d failed %s (requests %d, cache hits %d, retries %d, re-asks %d, tokens %d/%d, "
-                 "$%.4f) <teacher=%s>", job, ok, len(outcomes), len(outcomes) - ok, delta["failure_reasons"] or "",
+        reasons = f" {delta['failure_reasons']}" if delta["failure_reasons"] else ""
+        log.info("%s: %d/%d ok, %d failed%s (requests %d, cache hits %d, retries %d, re-asks %d, tokens %d/%d, "
+                 "$%.4f) <teacher=%s>", job, ok, len(outcomes), len(outcomes) - ok, reasons,
                  delta["requests"], delta["cache_hits"], delta["retries"], delta["reasks"], delta["input_tokens"],
                  delta["output_tokens"], delta["cost_usd"], self.model)

@@ -7,14 +7,16 @@ Design
 - One checker serves classify, locate and Fix & Continue: it reads the solution's equations step by step (steps are
   `lemma.steps.split_steps` spans; equations are parsed by regex, never evaluated as code) and compares them with the
   computation. The verdict comes from the final answer alone; the first wrong step and its type come from the steps, so
-  a label never depends on how an error was made. Rules, first match wins: the operands and operator of a pending op
-  with a wrong result, or any other false equation -> CA; both operands of a pending op with another operator -> OP;
-  the operator and one operand right, the other standing for the result of an op never computed and equal to one of
-  that op's operands -> MS; standing for a question number -> CV (CO when the question wrote it as words, "a dozen");
-  for a skipped op -> MS; for a result computed before -> CS. A wrong answer line under right equations -> QM (it
-  reports an intermediate quantity or stops early) or CS (a final number found nowhere). No equation at all -> NO.
-  A true equation matching no op ("loose") may be another valid method, so it is tolerated; if the answer is wrong and
-  nothing else is found, the first loose step is the error: NO when it uses numbers from nowhere, else QM.
+  a label never depends on how an error was made. Rules for the first step that is not a pending op, first match wins:
+  a false equation -> CA; both operands of a pending op under another operator -> OP; the operator and one operand of
+  a pending op right, the other wrong, read in this order of preference: it stands for the result of an op never
+  computed and equals one of that op's operands -> MS; it stands for a question number -> CV (CO when the question
+  wrote the number as words, "a dozen"); it stands for an op never computed -> MS, one computed before -> CS. A wrong
+  answer line under right equations -> QM (it reports an intermediate quantity or stops early) or CS (the last op was
+  done and the answer is a number found nowhere). No equation at all -> NO, and a text that stops or loops without an
+  answer -> NO at the first step after the last progress. A true equation matching no op ("loose") may be another
+  valid method, so it is tolerated; if the answer is wrong and nothing else is found, the first loose step is the
+  error: NO when it uses numbers from nowhere (when unsure, NO), else QM.
 - Injection rewrites the computation (`lemma.world.arith.Change`) and recomputes every later op, so the flawed text is
   consistent and ends with a wrong answer. Step and variant are drawn by a seed from sha256(seed, problem id, job,
   draw); never from Python's salted hash().
@@ -39,13 +41,13 @@ from lemma.steps import split_steps
 from lemma.taxonomy import ErrorType
 from lemma.teacher.base import (ClassifyRequest, Injection, InjectRequest, Label, LocateRequest, Location, Outcome,
                                 ReviseRequest, Revision, SmoothRequest, TeacherUsage)
-from lemma.world.arith import ANSWER_PREFIX, Change, Computation, Equation, evaluate, render, step_line
+from lemma.world.arith import ANSWER_PREFIX, Change, Computation, Equation, Op, evaluate, render, step_line
 
 R = TypeVar("R")
 V = TypeVar("V")
 _NUM = r"\d+(?:\.\d+)?"
-EQUATION = re.compile(rf"(?<![\d.])({_NUM})\s*([-+*/x×÷−·])\s*({_NUM})\s*=\s*\$?\s*(-?{_NUM})")
-ANSWER = re.compile(rf"answer is:?\s*\$?\s*(-?{_NUM})", re.IGNORECASE)
+EQUATION = re.compile(rf"(?<![\d.])({_NUM})\s*([-+*/x×÷−·])\s*({_NUM})\s*=\s*\$?\s*(-?{_NUM})", re.ASCII)
+ANSWER = re.compile(rf"answer is:?\s*\$?\s*(-?{_NUM})", re.IGNORECASE | re.ASCII)
 _SYMBOLS = {"x": "*", "×": "*", "·": "*", "÷": "/", "−": "-"}
 _VERBS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
 _MISCOUNTS = {"a dozen": ((10, 6), "A dozen is {good}, not {bad}."),
@@ -56,14 +58,19 @@ FIX_PHRASES = ("Wait, let me check that step again.", "Hmm, I want to verify tha
                "Let me double-check this calculation.", "Hmm, let me look at that step more carefully.",
                "Actually, I think I made a mistake there.", "Wait, I should recheck my work here.",
                "Let me pause and verify the numbers so far.", "Oops, that step needs another look.")
-FRESH_PHRASES = ("Let me try a different approach.", "Hmm, this is getting confusing, so let me start over another way.",
-                 "Wait, let me solve this again with a different method.", "Let me step back and set this up differently.",
-                 "Actually, a cleaner way is to redo the whole problem.", "Hold on, let me rethink the problem from the start.",
+FRESH_PHRASES = ("Let me try a different approach.",
+                 "Hmm, this is getting confusing, so let me start over another way.",
+                 "Wait, let me solve this again with a different method.",
+                 "Let me step back and set this up differently.",
+                 "Actually, a cleaner way is to redo the whole problem.",
+                 "Hold on, let me rethink the problem from the start.",
                  "Let me approach the problem from another angle.", "Hmm, I will start again with a fresh plan.",
                  "Wait, a different method will be easier to check.")
 _OPENINGS = ("Let's work through this step by step.", "Let's solve this one step at a time.",
              "Let's break the problem into small steps.")
-_FIRST, _MIDDLE, _LAST = ("First, ", "To start, ", "First of all, "), ("Next, ", "Then ", "After that, "), ("Finally, ", "So ")
+_FIRST = ("First, ", "To start, ", "First of all, ")
+_MIDDLE = ("Next, ", "Then ", "After that, ")
+_LAST = ("Finally, ", "So ")
 _LOWER = {"He", "She", "They", "The", "Each", "Over", "In", "To", "For", "It", "Now", "Together", "That"}
 _CONNECTED = ("First", "Next", "Then", "Finally", "So ", "After", "To start", "Let", "Now")
 
@@ -202,17 +209,17 @@ class _Checker:
         return Finding("incorrect", ErrorType.NO, step, done=frozenset(self.done))
 
 
-def _same(eq: Eq, op: object) -> bool:
-    a, b, symbol = op.a, op.b, op.op  # type: ignore[attr-defined]
+def _same(eq: Eq, op: Op) -> bool:
+    a, b, symbol = op.a, op.b, op.op
     return eq.op == symbol and ((eq.a, eq.b) == (a, b) or (symbol in "+*" and (eq.b, eq.a) == (a, b)))
 
 
-def _one_off(eq: Eq, op: object) -> list[tuple[int, Fraction]]:
+def _one_off(eq: Eq, op: Op) -> list[tuple[int, Fraction]]:
     """(side of `op`, value used instead) for readings of `eq` as `op` with exactly one operand wrong."""
-    a, b, symbol = op.a, op.b, op.op  # type: ignore[attr-defined]
+    a, b, symbol = op.a, op.b, op.op
     if eq.op != symbol:
         return []
-    out = []
+    out: list[tuple[int, Fraction]] = []
     if eq.a == a and eq.b != b:
         out.append((1, eq.b))
     if eq.b == b and eq.a != a:
@@ -353,7 +360,7 @@ def _explain(f: Finding, comp: Computation) -> tuple[str, str]:
     if t is ErrorType.CO and f.op:
         word = next((q.word for s in comp.ops[f.op - 1].sources if (q := comp.quantity(s)) and q.word), "that")
         fmt = _MISCOUNTS.get(word, ((), "{word} means {good}, not {bad}."))[1]
-        return f"Wait, I think I miscounted there.", fmt.format(word=word.capitalize(), good=good, bad=bad)
+        return "Wait, I think I miscounted there.", fmt.format(word=word.capitalize(), good=good, bad=bad)
     if t is ErrorType.MS and f.skipped:
         return "Hold on, I think I skipped a step.", f"I need {comp.ops[f.skipped - 1].what} first."
     if t is ErrorType.QM and w is None:
@@ -381,7 +388,7 @@ def fix_continue(comp: Computation, prefix: str, gold: Fraction, dataset: str, r
     if f.verdict == "correct" or f.step is None:
         return None
     specific, why = _explain(f, comp)
-    reflection = rng.choice((*FIX_PHRASES, specific))
+    reflection = specific if rng.random() < 0.3 else rng.choice(FIX_PHRASES)  # some name the error, as in the paper
     lines = [reflection, why, *(step_line(comp, i) for i in _redo(comp, f.done, f.skipped or f.op))]
     return Revision("\n".join([*lines, f"{ANSWER_PREFIX}{_n(gold)}"]), reflection)
 
@@ -402,7 +409,7 @@ def _expression(comp: Computation, index: int, values: dict[int, int]) -> str:
 
 
 def _expression_lines(comp: Computation, rng: random.Random) -> list[str]:
-    k, values = len(comp.ops), {}
+    k, values = len(comp.ops), {}  # type: dict[int, int]
     intro = rng.choice(("Let me write the whole computation as one expression: {e}.",
                         "All the steps fit in one expression: {e}.", "The question boils down to {e}."))
     link = rng.choice(("so it becomes", "so the expression is now", "which leaves"))
@@ -530,7 +537,8 @@ class SymbolicTeacher:
             comp = _computation(r.problem)  # type: ignore[attr-defined]
             try:
                 if comp is None and needs_computation:
-                    outcome: Outcome[V] = Outcome(failure="no_computation", raw=r.problem.id)  # type: ignore[attr-defined]
+                    outcome: Outcome[V] = Outcome(failure="no_computation",
+                                                  raw=r.problem.id)  # type: ignore[attr-defined]
                 else:
                     outcome = one(r, comp)  # type: ignore[arg-type]
             except Exception as exc:  # a rule bug must not lose the rest of the batch

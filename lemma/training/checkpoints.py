@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import shutil
 import time
@@ -117,19 +118,40 @@ def mark_complete(job: TrainJob, path: Path, step: int) -> None:
     prune(job.checkpoints, job.keep_checkpoints)
 
 
+def saved_parameter_count(path: Path) -> int:
+    """Elements in the saved safetensors files, read from their headers (no weights loaded)."""
+    from safetensors import safe_open
+
+    files = sorted(Path(path).glob("*.safetensors"))
+    if not files:
+        raise CheckpointError(f"{path}: no *.safetensors written (ZeRO-3 needs "
+                              "stage3_gather_16bit_weights_on_model_save)")
+    total = 0
+    for file in files:
+        with safe_open(str(file), framework="pt") as fh:
+            total += sum(math.prod(fh.get_slice(name).get_shape()) for name in fh.keys())
+    return total
+
+
 def verify_saved_model(path: Path, expected_params: int | None) -> dict[str, Any]:
-    """Reload the saved model through the generation code path; check its size and one forward pass (b3)."""
+    """Check the saved weights' size from the file headers, then reload them through `from_pretrained` (the
+    generation code path) and run one forward pass (b3). On a GPU machine the reload spreads over the GPUs."""
     import torch
+    from transformers import AutoModelForCausalLM
 
-    from lemma.model.loading import count_parameters, load_model
+    from lemma.model.loading import count_parameters
 
-    model = load_model(path, dtype="float32", device="cpu")
+    n_saved = saved_parameter_count(path)  # tied weights may be stored twice: a lower bound, caught before loading
+    if expected_params is not None and n_saved < expected_params:
+        raise CheckpointError(f"{path}: the saved files hold {n_saved:,} parameters, the trained model "
+                              f"{expected_params:,}; the save is incomplete (ZeRO-3 without 16-bit gathering?)")
+    extra = {"device_map": "auto"} if torch.cuda.is_available() else {}
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype="auto", **extra)
     n_params = count_parameters(model)
     if expected_params is not None and n_params != expected_params:
-        raise CheckpointError(f"{path}: the saved model has {n_params:,} parameters, the trained one "
-                              f"{expected_params:,}; the save is incomplete (ZeRO-3 without 16-bit gathering?)")
+        raise CheckpointError(f"{path}: reloaded {n_params:,} parameters, trained {expected_params:,}")
     with torch.no_grad():
-        ids = torch.arange(min(8, model.config.vocab_size)).unsqueeze(0)
+        ids = torch.arange(min(8, model.config.vocab_size), device=model.device).unsqueeze(0)
         logits = model(input_ids=ids, use_cache=False).logits
     if not torch.isfinite(logits).all():
         raise CheckpointError(f"{path}: the saved model's forward pass gives non-finite logits")

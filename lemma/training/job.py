@@ -64,6 +64,7 @@ class TrainJob:
     report_to: str = "none"  # none | wandb
     run_name: Optional[str] = None  # W&B run name: derived from the artifact key
     progress_bar: bool = False
+    gpu_memory_gb: float = 80.0  # per GPU, for the memory pre-flight
 
     @property
     def world_size(self) -> int:
@@ -133,3 +134,14 @@ def load_job(path: str | Path) -> TrainJob:
 
 def replace(job: TrainJob, **changes: Any) -> TrainJob:
     return dataclasses.replace(job, **changes)
+
+
+def from_config(train: Any, model: Any, *, model_path: str, data_path: Path, output_dir: Path,
+                checkpoint_dir: Path, run_name: str | None = None, report_to: str = "none") -> TrainJob:
+    """Map the `train` and `model` config groups onto a TrainJob (the one place that knows both shapes)."""
+    names = [f.name for f in dataclasses.fields(TrainJob)]
+    fields = {k: train[k] for k in names if k in train and k not in ("model_path", "data_path")}
+    return TrainJob(model_path=str(model_path), data_path=str(Path(data_path).resolve()),
+                    output_dir=str(Path(output_dir).resolve()), checkpoint_dir=str(Path(checkpoint_dir).resolve()),
+                    attn_implementation=model.get("attn_implementation"), run_name=run_name, report_to=report_to,
+                    **fields)

@@ -2,9 +2,10 @@
 
 One code path for every run (DESIGN.md §6): even the single-process CPU run is a child process, so what the tests
 exercise is what a multi-GPU launch does. Launchers, chosen from the job:
-- 1 process: `python -m lemma.training.worker job.yaml`;
-- N processes on one node: `python -m torch.distributed.run --standalone --nproc_per_node N -m ...` (torchrun; a
-  free rendezvous port, so concurrent sweep jobs do not collide);
+- 1 process, torch backend: `python -m lemma.training.worker job.yaml`;
+- N processes on one node, or DeepSpeed even on one GPU (it needs a process group and its environment):
+  `python -m torch.distributed.run --standalone --nproc_per_node N -m ...` (torchrun; a free rendezvous port, so
+  concurrent sweep jobs do not collide);
 - several nodes: the DeepSpeed launcher with `--hostfile` (it reaches the nodes over ssh/pdsh), `--no_local_rank`
   and `--module`, so the worker never sees an appended `--local_rank`.
 The child runs in its own session; its output is streamed into our log (Hydra's run.log) and `worker.log`.
@@ -41,7 +42,7 @@ def command(job: TrainJob, job_path: Path) -> list[str]:
         return [sys.executable, "-m", "deepspeed.launcher.runner", "--hostfile", job.hostfile,
                 "--num_nodes", str(job.nnodes), "--num_gpus", str(job.nproc_per_node),
                 "--master_port", str(job.master_port), "--no_local_rank", "--module", WORKER, str(job_path)]
-    if job.world_size == 1:
+    if job.world_size == 1 and job.backend == "torch":
         return [sys.executable, "-m", WORKER, str(job_path)]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
             "--nproc_per_node", str(job.nproc_per_node), "-m", WORKER, str(job_path)]
@@ -69,11 +70,20 @@ def write(job: TrainJob, folder: Path) -> tuple[TrainJob, Path, dict[str, Any]]:
 
 def start(job_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     job = load_job(job_path)
-    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **_wandb_env(job),
+                 **(env or {})}
     argv = command(job, job_path)
     log.info("launch: %s", " ".join(argv))
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env,
                             start_new_session=True)
+
+
+def _wandb_env(job: TrainJob) -> dict[str, str]:
+    """A W&B run id derived from the artifact key: a resumed training continues its run (DESIGN.md §6)."""
+    if job.report_to != "wandb" or not job.run_name:
+        return {}
+    run_id = "".join(c if c.isalnum() or c in "-_" else "-" for c in job.run_name)
+    return {"WANDB_RUN_ID": run_id, "WANDB_RESUME": "allow", "WANDB_NAME": job.run_name}
 
 
 def wait(proc: subprocess.Popen, log_path: Path) -> None:
@@ -84,6 +94,7 @@ def wait(proc: subprocess.Popen, log_path: Path) -> None:
             assert proc.stdout is not None
             for line in proc.stdout:
                 fh.write(line)
+                fh.flush()  # worker.log is what a user tails while the run goes on
                 tail.append(line.rstrip())
                 log.info("%s", line.rstrip())
         rc = proc.wait()

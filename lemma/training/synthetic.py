@@ -42,3 +42,20 @@ def make_pairs(n: int, seed: int = 0, prompt_format: str = "cot_meta_math") -> l
 def corpus(pairs: list[tuple[str, str]]) -> list[str]:
     """Texts to train a tiny tokenizer on."""
     return [p + c for p, c in pairs]
+
+
+def tiny_setup(root: "Path", n: int = 128, seed: int = 0, **tiny: int) -> tuple["Path", "Path"]:
+    """A tiny model folder and a rows file under `root` (built once per folder): a TrainJob needs nothing else."""
+    from pathlib import Path
+
+    from lemma.config import TinyModelConfig
+    from lemma.model.tiny import build_tiny
+    from lemma.training.data import write_rows
+
+    root = Path(root)
+    pairs = make_pairs(n, seed)
+    model, rows = root / "tiny", root / "rows.jsonl"
+    if not (model / "config.json").is_file():
+        build_tiny(corpus(pairs), TinyModelConfig(**tiny), model, seed=seed)
+    write_rows(rows, pairs)
+    return model, rows

@@ -98,6 +98,12 @@ class CheckpointCallback(TrainerCallback):
     def __init__(self, job: TrainJob) -> None:
         self.job = job
 
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        # The Trainer also saves at the last step; only train.save_every decides here (a full 8B optimizer state
+        # is ~100 GB, and the final weights are saved separately anyway).
+        if state.global_step >= state.max_steps and state.global_step % self.job.save_every:
+            control.should_save = False
+
     def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.barrier()

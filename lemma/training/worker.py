@@ -32,9 +32,13 @@ def _rank() -> int:
 def _setup_logging(rank: int) -> None:
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, stream=sys.stderr,
                         format=f"%(asctime)s [rank{rank}] %(name)s: %(message)s", datefmt="%H:%M:%S")
+    import warnings
+
     import transformers
 
     transformers.logging.set_verbosity_warning() if rank == 0 else transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # weight loading/saving bars; step progress is logged
+    warnings.filterwarnings("ignore", message=r".*(all_gather_into_tensor|reduce_scatter_tensor).*deprecated")
 
 
 def use_cpu(job: TrainJob) -> bool:
@@ -53,7 +57,7 @@ def training_arguments(job: TrainJob, on_cpu: bool) -> Any:
         extra["deepspeed"] = build_config(job)
     if on_cpu and job.world_size > 1:
         extra["ddp_backend"] = "gloo"
-    return TrainingArguments(
+    args = TrainingArguments(
         output_dir=job.checkpoint_dir, per_device_train_batch_size=micro, gradient_accumulation_steps=accum,
         learning_rate=job.lr, num_train_epochs=job.epochs, max_steps=job.max_steps or -1,
         lr_scheduler_type=job.scheduler, warmup_steps=job.warmup_ratio, weight_decay=job.weight_decay,
@@ -62,6 +66,13 @@ def training_arguments(job: TrainJob, on_cpu: bool) -> Any:
         save_total_limit=None, report_to=job.report_to, run_name=job.run_name, disable_tqdm=not job.progress_bar,
         use_cpu=on_cpu, gradient_checkpointing=job.gradient_checkpointing, remove_unused_columns=False,
         dataloader_num_workers=job.dataloader_workers, average_tokens_across_devices=True, **extra)
+    _ = args.device  # sets up the process group now: ZeRO-3's partitioned load needs the world size
+    if job.backend == "deepspeed":
+        import deepspeed
+
+        # with use_cpu the Trainer starts plain torch.distributed (gloo); zero.Init reads DeepSpeed's own view
+        deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
+    return args
 
 
 def load_for_training(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:

@@ -9,8 +9,8 @@ Design
   those is a counting error) and ordered ops `{a, b, op, result, a_src, b_src}`, where a source is "q:<quantity>" or
   "s:<i>" (the result of op i, 1-based). It is stored in `Problem.meta` as JSON, with each op's sentence template.
 - A story is drawn by a small machine: an opening (0-1 ops), running events on the current count (1 op each) and an
-  optional closing event that asks the question (1-2 ops). Every intermediate is a positive integer below 1000 and
-  division is exact.
+  optional closing event that asks the question (1-2 ops). Every intermediate is an integer from 2 to 999 and division
+  is exact. A result feeds one later op, except in "together" stories, where a person's count feeds two.
 - The reference has one line per op, each a single sentence holding exactly one "a op b = c" (ASCII + - * /), then the
   line "The answer is: N". `lemma.steps.split_steps` gives one span per line, so step i is op i and the answer line is
   step len(ops) + 1: it counts as a step, and a wrong final answer under right equations is located there.
@@ -46,7 +46,7 @@ _CONTAINERS = (("boxes", "box"), ("bags", "bag"), ("packs", "pack"), ("jars", "j
 class Quantity:
     name: str
     value: int
-    word: str | None = None  # written as words ("a dozen"): misreading it is a counting error, not a context value error
+    word: str | None = None  # written as words ("a dozen"): a miscount of it is a counting error, not a misread number
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ class _Story:
 
     def op(self, a: tuple[int, str], b: tuple[int, str], symbol: str, say: str, what: str) -> tuple[int, str]:
         result = apply_op(symbol, a[0], b[0])
-        if result is None or not 0 < result < MAX_VALUE:
+        if result is None or not 1 < result < MAX_VALUE:  # no zero, and no "1 apples"
             raise _Dead
         if not self.ops:  # the first line of a solution names the person instead of "He"/"She"
             say = say.replace(f"{self.cap} ", f"{self.name} ", 1).replace(f" {self.pron} ", f" {self.name} ", 1)
@@ -253,11 +253,13 @@ def _open_dozen(s: _Story) -> None:
 
 def _open_days(s: _Story) -> None:
     per = s.q("per_day", s.num(2, 99))
-    days, word, span = s.rng.choice(((7, "a week", "every day for a week"), (2, "the weekend", "on each day of the weekend")))
+    days, word, span = s.rng.choice(((7, "a week", "every day for a week"),
+                                     (2, "the weekend", "on each day of the weekend")))
     d = s.q("days", days, word)
     s.sentences.append(f"{s.name} collects {per[0]} {s.obj} {span}.")
     when = "in a week" if days == 7 else "over the weekend"
-    s.cur = s.op(per, d, "*", f"{s.cap} collects {{eq}} {s.obj} {when}.", f"the number of {s.obj} {s.name} collects {when}")
+    s.cur = s.op(per, d, "*", f"{s.cap} collects {{eq}} {s.obj} {when}.",
+                 f"the number of {s.obj} {s.name} collects {when}")
     s.question = f"How many {s.obj} does {s.name} collect {when}?"
 
 
@@ -274,10 +276,12 @@ def _ev_more(s: _Story) -> None:
 def _ev_less(s: _Story) -> None:
     b = s.q("less", s.num(1, s.cur[0] - 1))
     verb, gerund = s.rng.choice(((f"gives {b[0]} of them to {s.friend}", f"giving {b[0]} to {s.friend}"),
-                                 (f"loses {b[0]} of them", f"losing {b[0]}"), (f"sells {b[0]} of them", f"selling {b[0]}"),
+                                 (f"loses {b[0]} of them", f"losing {b[0]}"),
+                                 (f"sells {b[0]} of them", f"selling {b[0]}"),
                                  (f"uses {b[0]} of them", f"using {b[0]}")))
     s.sentences.append(f"{s.cap} {verb}.")
-    s.cur = s.op(s.cur, b, "-", f"{s.cap} has {{eq}} {s.obj} left.", f"the number of {s.obj} {s.name} has after {gerund}")
+    s.cur = s.op(s.cur, b, "-", f"{s.cap} has {{eq}} {s.obj} left.",
+                 f"the number of {s.obj} {s.name} has after {gerund}")
     s.question = f"How many {s.obj} does {s.name} have left?"
 
 
@@ -376,7 +380,7 @@ def _split_seed(seed: int, split: str) -> int:
 
 def generate_split(n: int, *, seed: int, min_ops: int, max_ops: int, max_number: int, split: str,
                    exclude: frozenset[str] = frozenset()) -> list[Problem]:
-    """`n` problems with distinct questions (none in `exclude`), ids "arith-<split>-00000"...; deterministic per seed."""
+    """`n` problems with distinct questions (none in `exclude`), ids "arith-<split>-00000"..., deterministic."""
     if not 1 <= min_ops <= max_ops:
         raise ValueError(f"need 1 <= min_ops <= max_ops, got {min_ops}, {max_ops}")
     if max_number < 5:
@@ -386,7 +390,8 @@ def generate_split(n: int, *, seed: int, min_ops: int, max_ops: int, max_number:
     for _ in range(100 * n + 1000):
         if len(problems) == n:
             break
-        problem = _draw_story(rng, rng.randint(min_ops, max_ops), max_number).problem(f"arith-{split}-{len(problems):05d}")
+        story = _draw_story(rng, rng.randint(min_ops, max_ops), max_number)
+        problem = story.problem(f"arith-{split}-{len(problems):05d}")
         if problem.question not in seen:
             seen.add(problem.question)
             problems.append(problem)

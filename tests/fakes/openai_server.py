@@ -60,8 +60,9 @@ class Stats:
 
 class FakeOpenAIServer:
     def __init__(self, latency_s: float = 0.0, faults: Faults | None = None, seed: int = 0,
-                 bank: dict[str, str] | None = None, port: int = 0) -> None:
+                 bank: dict[str, str] | None = None, port: int = 0, require_key: str | None = None) -> None:
         self.latency_s, self.faults, self.seed, self.bank = latency_s, faults or Faults(), seed, bank or {}
+        self.require_key = require_key  # answer 401 unless "Authorization: Bearer <require_key>"
         self.stats = Stats()
         self.port = port
         self._lock = threading.Lock()
@@ -106,6 +107,10 @@ class FakeOpenAIServer:
         async with server:
             await self._closing.wait()
             server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:  # open keep-alive connections: end them before the loop closes
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # -------------------------------------------------------------------------------------------- HTTP/1.1
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -117,7 +122,7 @@ class FakeOpenAIServer:
                 headers, body = request
                 if not await self._respond(writer, headers, body):
                     break
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
@@ -132,6 +137,11 @@ class FakeOpenAIServer:
             self.stats.requests[key] += 1
             self.stats.jobs[job_of(messages[-1]["content"]) if messages else "none"] += 1
             self.stats.authorization.add(headers.get("authorization", ""))
+        if self.require_key is not None and headers.get("authorization") != f"Bearer {self.require_key}":
+            self._count("401")
+            _write(writer, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+            await writer.drain()
+            return True
         kind = self.faults.pick(self.seed, f"{key}:{payload.get('seed')}", arrival)
         await self._wait(self.latency_s)
         if kind == "stall":
@@ -191,7 +201,7 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], b
 
 def _write(writer: asyncio.StreamWriter, status: int, obj: dict[str, Any], extra: dict[str, str] | None = None) -> None:
     data = json.dumps(obj).encode()
-    reason = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "Error")
+    reason = {200: "OK", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "Error")
     head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(data)}",
             *(f"{k}: {v}" for k, v in (extra or {}).items())]
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
@@ -206,12 +216,26 @@ def _completion(payload: dict[str, Any], text: str) -> dict[str, Any]:
                       "total_tokens": prompt_chars // 4 + len(text) // 4}}
 
 
+def _load_bank(folder: str | None, limit: int | None) -> dict[str, str]:
+    if not folder:
+        return {}
+    from omegaconf import OmegaConf
+
+    from lemma.data import load_train_problems
+
+    data = OmegaConf.create({"datasets": ["gsm8k", "math"], "path": folder, "source": "local", "limit": limit,
+                             "strip_calculator_annotations": True})
+    return {p.question: p.reference for p in load_train_problems(data)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--bank", help="folder with <dataset>/train.jsonl: lets Fresh & Restart answer by lookup")
+    parser.add_argument("--bank-limit", type=int, default=None)
     args = parser.parse_args()
-    server = FakeOpenAIServer(latency_s=args.latency, port=args.port)
+    server = FakeOpenAIServer(latency_s=args.latency, port=args.port, bank=_load_bank(args.bank, args.bank_limit))
     server.start()
     print(f"PORT {server.port}", flush=True)
     try:

@@ -463,22 +463,23 @@ def test_code_injection_creates_no_file(tmp_path: Path, grader: Grader) -> None:
         f"\\boxed{{exec(\"open('{target}', 'w').write('x')\")}}",
         f"\\boxed{{eval(\"__import__('pathlib').Path('{target}').touch()\")}}",
     ]
-    verdicts = grader.grade(preds, ["42", "0", "42", "42"])
+    verdicts = grader.grade(preds, ["42"] * len(preds))
     assert [v.correct for v in verdicts] == [False] * len(preds)
-    verdicts = Grader(mode="qwen_compat", timeout_s=10, workers=1).grade(preds, ["42", "0", "42", "42"])
-    assert [v.correct for v in verdicts] == [False] * len(preds)
+    with Grader(mode="qwen_compat", timeout_s=10, workers=1) as qwen:
+        verdicts = qwen.grade(preds, ["42"] * len(preds))
+        assert [v.correct for v in verdicts] == [False] * len(preds)
     assert not target.exists()
 
 
 def test_hang_inputs_time_out_and_are_counted() -> None:
-    with Grader(timeout_s=3, workers=2) as g:
+    with Grader(timeout_s=2, workers=2) as g:
         start = time.monotonic()
         verdicts = g.grade([f"\\boxed{{{h}}}" for h in HANGS], ["1"] * len(HANGS))
         elapsed = time.monotonic() - start
         assert [v.correct for v in verdicts] == [False] * len(HANGS)
         timed_out = sum(v.timed_out for v in verdicts)
         assert g.timeouts == timed_out >= 3
-        # 5 items on 2 workers at <= 3 s (+1 s grace) each, plus worker start-ups: generous, but far below a hang
+        # 5 items on 2 workers at <= 2 s (+1 s grace) each, plus worker start-ups: generous, but far below a hang
         assert elapsed < 10 * len(HANGS)
         # the pool still grades after the timeouts
         assert g.grade(["\\boxed{\\frac{1}{2}}"], ["0.5"])[0].correct
@@ -515,14 +516,18 @@ ADVERSARIAL = {
 
 
 def test_adversarial_inputs_never_crash() -> None:
+    """One batch, as a pipeline would send it: every item ends within its limit, none crashes the grader."""
+    names = list(ADVERSARIAL)
     with Grader(timeout_s=3, workers=2) as g:
-        for name, (pred, gold, expected) in ADVERSARIAL.items():
-            start = time.monotonic()
-            [verdict] = g.grade([pred], [gold])
-            assert time.monotonic() - start < 10, name
-            assert verdict.correct is expected, name
+        start = time.monotonic()
+        verdicts = g.grade([ADVERSARIAL[n][0] for n in names], [ADVERSARIAL[n][1] for n in names])
+        elapsed = time.monotonic() - start
+        for name, verdict in zip(names, verdicts, strict=True):
+            assert verdict.correct is ADVERSARIAL[name][2], name
             assert verdict.error is None, (name, verdict.error)
-        assert g.timeouts >= 1  # the deep/huge ones hit the 3 s limit and are counted
+        assert g.timeouts == sum(v.timed_out for v in verdicts) >= 1  # the deep/huge ones hit the limit, counted
+        # at most 3 s (+1 s grace) per item; 2 workers in parallel; plus start-up
+        assert elapsed < 10 + 4 * sum(v.timed_out for v in verdicts)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -536,12 +541,13 @@ def test_numeric_pairs_never_start_a_worker() -> None:
     verdicts = g.grade(["The answer is 20"] * 30 + ["21"] * 30, ["20"] * 60)
     assert time.monotonic() - start < 0.5
     assert [v.correct for v in verdicts] == [True] * 30 + [False] * 30
+    assert g.grade(["So \\boxed{\\frac{1}{2}}."], ["\\frac{1}{2}"])[0].correct  # identical text: no sympy needed
     assert g._pool is None
     g.close()
 
 
 def test_thousand_numeric_pairs_are_fast(grader: Grader) -> None:
-    grader.grade(["\\boxed{x}"], ["x"])  # warm pool
+    grader.grade(["x+1", "x+2"], ["1+x", "2+x"], extract=False)  # warm pool (needs Math-Verify)
     preds = [f"Step one.\nStep two.\nThe answer is: {i % 97}" for i in range(1000)]
     golds = [str(i % 89) for i in range(1000)]
     start = time.monotonic()

@@ -1,0 +1,73 @@
+"""base: the student before any fine-tuning, the starting point of both trained arms and the `base` row.
+
+- model.kind=hf: nothing to build; the hub name or local path goes into `model_ref.json` (no multi-GB copy), and
+  `lemma.model.model_path(artifact)` resolves it for sampling, evaluation and training.
+- model.kind=tiny: a byte-level BPE tokenizer and a small Llama are built from the world's own text (the train
+  problems' questions and reference solutions), then warmed up for model.tiny.warmup_steps on the reference
+  solutions through the same training code as `train` (driver, worker, checkpoints). A random model's errors
+  would be noise; METHOD.md §3 needs a student whose mistakes have types and first wrong steps.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from lemma.model import MODEL_DIR, MODEL_REF
+from lemma.pipeline import Stage, StageContext
+from lemma.records import Problem, read_jsonl
+
+SEED = 1234  # the tiny model's init seed: fixed, so a `seed` sweep varies training, not the student
+
+
+def _hf(ctx: StageContext) -> dict[str, Any]:
+    model = ctx.cfg.model
+    if not model.path:
+        raise ValueError(f"model={model.name}: model.kind=hf needs model.path (a hub name or a local folder)")
+    (ctx.out / MODEL_REF).write_text(json.dumps({"model_path": model.path, "name": model.name}, indent=2))
+    return {"kind": "hf", "model_path": model.path, "params_b": model.params_b}
+
+
+def _warmup_config(ctx: StageContext) -> Any:
+    """The train group with the warm-up's content (model.tiny) and the run's execution settings."""
+    tiny = ctx.cfg.model.tiny
+    train = OmegaConf.to_container(ctx.cfg.train, resolve=True)
+    train.update(lr=tiny.warmup_lr, max_steps=tiny.warmup_steps, global_batch=tiny.warmup_batch,
+                 max_seq_len=tiny.max_position_embeddings, warmup_ratio=0.03, scheduler="cosine", weight_decay=0.0,
+                 max_grad_norm=1.0, bf16=False, packing=False, seed=SEED, lora=False, micro_batch=None,
+                 save_every=max(1, tiny.warmup_steps // 3))
+    return OmegaConf.create(train)
+
+
+def _tiny(ctx: StageContext) -> dict[str, Any]:
+    from lemma.model.tiny import build_tiny
+    from lemma.stages.train import reference_pairs, train_model
+
+    problems_file = ctx.input("problems").file("train.jsonl")
+    problems = read_jsonl(problems_file, Problem)
+    if not problems:
+        raise ValueError(f"model=tiny builds its tokenizer from the train problems, and data={ctx.cfg.data.name} "
+                         "has none; use data=arith or a real model (model=llama3_8b, ...)")
+    init = ctx.work_dir() / "init"
+    if not (init / "config.json").is_file():  # deterministic (texts, seed): rebuilt identically after a crash
+        tmp = ctx.work_dir() / "init.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        build_tiny([t for p in problems for t in (p.question, p.reference)], ctx.cfg.model.tiny, tmp, seed=SEED)
+        tmp.rename(init)
+    pairs = reference_pairs(problems_file, ctx.cfg.model.prompt_format)
+    metrics = train_model(ctx, pairs, str(init), run_name=f"base-{ctx.key}", train_cfg=_warmup_config(ctx))
+    ctx.log.info("base: tiny model (%d params) warmed up for %d steps, final loss %.4f", metrics["num_params"],
+                 metrics["steps"], metrics["final_loss"])
+    return {"kind": "tiny", "model_path": MODEL_DIR, "num_params": metrics["num_params"],
+            "warmup_steps": metrics["steps"], "warmup_final_loss": metrics["final_loss"],
+            "tokens_per_s": metrics["tokens_per_s"], "train_seconds": metrics["train_seconds"]}
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    return _hf(ctx) if ctx.cfg.model.kind == "hf" else _tiny(ctx)
+
+
+STAGE = Stage(name="base", run=run, needs=lambda cfg, arm: ("problems",), keys=("model",), version=1)
