@@ -55,10 +55,14 @@ _BENCHES: dict[str, _Bench] = {
         "minerva_math/test.jsonl", lambda r: r["solution"], lambda r: normalize_gold(r["solution"], "minerva_math")
     ),
     "svamp": _Bench(
-        "svamp/test.jsonl", lambda r: _phrase(normalize_gold(r["Answer"], "svamp")), lambda r: normalize_gold(r["Answer"], "svamp")
+        "svamp/test.jsonl",
+        lambda r: _phrase(normalize_gold(r["Answer"], "svamp")),
+        lambda r: normalize_gold(r["Answer"], "svamp"),
     ),
     "asdiv": _Bench(
-        "asdiv/test.jsonl", lambda r: _phrase(normalize_gold(r["answer"], "asdiv")), lambda r: normalize_gold(r["answer"], "asdiv")
+        "asdiv/test.jsonl",
+        lambda r: _phrase(normalize_gold(r["answer"], "asdiv")),
+        lambda r: normalize_gold(r["answer"], "asdiv"),
     ),
     "college_math": _Bench(
         "college_math/test.jsonl",
@@ -123,11 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     with Grader(mode=args.mode, timeout_s=args.timeout, workers=args.workers) as grader:
         start = time.perf_counter()
         grader.grade(["x+1"] * grader.workers, ["1+x"] * grader.workers, extract=False)  # starts every worker
-        print(f"{GRADER_VERSION}, mode {args.mode}, {grader.workers} workers, pool start {time.perf_counter() - start:.2f} s")
+        started = time.perf_counter() - start
+        print(f"{GRADER_VERSION}, mode {args.mode}, {grader.workers} workers, pool start {started:.2f} s")
         for target in args.targets:
             label, preds, golds = _pairs(target)
             _run(grader, f"{label} end-to-end", preds, golds, extract=True)
-            _run(grader, f"{label} math-verify", ["\\boxed{" + g + "}" for g in golds], golds, extract=False)
+            boxed = ["\\boxed{" + g.rstrip(".") + "}" for g in golds]  # a sentence-final '.' is not part of the answer
+            _run(grader, f"{label} math-verify", boxed, golds, extract=False)
     return 0
 
 

@@ -249,7 +249,7 @@ class BenchmarkItem:
 class BenchmarkConfig:
     EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({"batch_size", "grader_workers", "grader_timeout_s"})
     name: str = "arith"
-    items: dict[str, BenchmarkItem] = field(default_factory=dict)
+    items: dict[str, BenchmarkItem] = field(default_factory=dict)  # read as cfg.benchmark["items"]: `.items` is the dict method
     limit: Optional[int] = None  # first N items of each benchmark
     n_samples: int = 1  # >1 with temperature > 0 for maj@k / pass@k
     temperature: float = 0.0
@@ -386,9 +386,15 @@ def validate(cfg: DictConfig) -> None:
         problems.append(f"sample.n={cfg.sample.n} must be at least 1")
     if cfg.benchmark.n_samples > 1 and cfg.benchmark.temperature <= 0:
         problems.append("benchmark.n_samples > 1 needs benchmark.temperature > 0 (greedy samples are identical)")
+    if cfg.data.kind != DataKind.arith and cfg.model.kind == ModelKind.tiny:
+        problems.append(f"model=tiny is built from the arith world's text and cannot learn data={cfg.data.name}; "
+                        "use a real model (model=llama3_8b, ...) or data=arith")
+    if any(item.source == "builtin" for item in cfg.benchmark["items"].values()) and cfg.data.kind != DataKind.arith:
+        problems.append(f"benchmark={cfg.benchmark.name} is the arith world's test split and needs data=arith; "
+                        "choose benchmark=paper (or gsm8k, math, ...) for real data")
     if cfg.logger.kind not in ("none", "wandb"):
         problems.append(f"logger.kind={cfg.logger.kind!r}: use logger=none or logger=wandb")
-    if not cfg.benchmark.items:
+    if not cfg.benchmark["items"]:
         problems.append(f"benchmark={cfg.benchmark.name!r} defines no items")
     if cfg.data.kind == DataKind.files and cfg.data.limit is not None and cfg.data.limit < 1:
         problems.append(f"data.limit={cfg.data.limit} must be at least 1 (or null for all)")

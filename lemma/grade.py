@@ -3,11 +3,11 @@
 Grades a JSONL file of (prediction, gold) records with ``lemma.grading.Grader``, so that any outputs (ours, Qwen's, a
 colleague's) can be re-graded offline with the same isolated grader the pipeline uses (EVALUATION.md §6, §6.1).
 
-Each input line needs ``prediction`` (a full response or a bare answer; extraction applies either way) and ``gold`` (as the
-dataset gives it). With a ``dataset`` field on the line (it wins) or ``--dataset``, ``normalize_gold`` turns the raw gold
-into the canonical one; otherwise the gold is used as is. Output lines are the input records plus ``extracted`` and
-``correct`` (``timed_out`` and ``grading_error`` only when set). A summary goes to stderr. A malformed line is reported
-with its number and skipped: one bad record must not lose a whole evaluation run.
+Each input line needs ``prediction`` (a full response or a bare answer; extraction applies either way) and ``gold``
+(as the dataset gives it). With a ``dataset`` field on the line (it wins) or ``--dataset``, ``normalize_gold`` turns the
+raw gold into the canonical one; otherwise the gold is used as is. Output lines are the input records plus ``extracted``
+and ``correct`` (``timed_out`` and ``grading_error`` only when set). A summary goes to stderr. A malformed line is
+reported with its number and skipped: one bad record must not lose a whole evaluation run.
 """
 
 from __future__ import annotations

@@ -4,20 +4,20 @@ Design (EVALUATION.md §6 is the spec; section numbers below refer to it):
 
 * **Extraction by position** (§6.3, METHOD.md §3.9). ``extract_answer`` takes the answer marker (``\\boxed{}``,
   "The answer is", "final answer is") that occurs *last* in the text, so a reflective trajectory whose prefix holds
-  ``\\boxed{wrong}`` and whose tail says "The answer is: X" is graded on X. A phrase followed by prose ("The final answer
-  is positive, because ...") is not a marker. Qwen's order (any boxed beats "The answer is", §3.1) is kept only in
-  ``qwen_compat``. Markdown ``**`` is removed first (Math-Verify#76).
+  ``\\boxed{wrong}`` and whose tail says "The answer is: X" is graded on X. A phrase followed by prose ("The final
+  answer is positive, because ...") is not a marker. Qwen's order (any boxed beats "The answer is", §3.1) is kept
+  only in ``qwen_compat``. Markdown ``**`` is removed first (Math-Verify#76).
 * **Parent-side fast path** (§6.4): pure string/Decimal code, no sympy, no IPC, so GSM8K-style grading and a pipeline's
   small batches never start a worker. Identical text (whitespace aside) is equal; two plain decimals (thousands
   separators, a currency prefix allowed) compare exactly as ``Decimal``: no relative tolerance and no x100 / /100 rule
   (§3.2: '500' vs '5', '10' vs '10.0009' are False). Policy: a percent sign on exactly one side may be read as a unit
   ('25\\%' for gold 25) or as x1/100 ('25\\%' for gold 0.25); '0.5' vs '50' stays False.
-* **Math-Verify core** (§4, §6.1-6.3) for everything else: gold and extracted prediction are both wrapped in ``\\boxed{}``
-  (bare golds such as ``\\dfrac{9}{7}`` do not parse, §4.2; boxing the prediction too means the "0" of Math-Verify#60 is
-  never extracted), gold parsed with ``LatexExtractionConfig()`` + ``ExprExtractionConfig()``, prediction with
-  ``LatexExtractionConfig(boxed_match_priority=0)`` + ``ExprExtractionConfig()``. When both parse to exact rationals
-  they are compared exactly, fixing Math-Verify's 6-decimal rounding (``1/2006!`` vs ``1/2004!``, ``10^{-20}`` vs
-  ``10^{-21}``, Math-Verify#14).
+* **Math-Verify core** (§4, §6.1-6.3) for everything else: gold and extracted prediction are both wrapped in
+  ``\\boxed{}`` (bare golds such as ``\\dfrac{9}{7}`` do not parse, §4.2; boxing the prediction too means the "0" of
+  Math-Verify#60 is never extracted), gold parsed with ``LatexExtractionConfig()`` + ``ExprExtractionConfig()``,
+  prediction with ``LatexExtractionConfig(boxed_match_priority=0)`` + ``ExprExtractionConfig()``. When both parse to
+  exact rationals they are compared exactly, fixing Math-Verify's 6-decimal rounding (``1/2006!`` vs ``1/2004!``,
+  ``10^{-20}`` vs ``10^{-21}``, Math-Verify#14).
 * **Isolation** (§6.5). Everything that reaches sympy runs in worker processes started with ``subprocess`` (not
   ``multiprocessing``: spawn/forkserver re-import the parent's ``__main__``; fork is unsafe next to CUDA threads). Each
   item has a soft limit (an interval timer in the worker raising a ``BaseException``, so no ``except Exception`` in
@@ -33,8 +33,8 @@ Design (EVALUATION.md §6 is the spec; section numbers below refer to it):
   bracket stripping, element-wise tuples/matrices, ``a=b`` as ``a-(b)``), with Math-Verify's ``parse``/``verify`` plus a
   numeric-closeness check as the symbolic fallback instead of ``parse_expr``/``parse_latex``. It therefore reproduces
   the §3.2 false positives and the ``\\sec``/``\\lt`` false negatives, but is more lenient than Qwen where Math-Verify
-  understands more (relations ``x \\geq 5`` vs ``5 \\leq x``, ``\\cfrac``). The unit-word list is our own (~150 words with
-  the letters and words §3.1 names), not Qwen's exact list.
+  understands more (relations ``x \\geq 5`` vs ``5 \\leq x``, ``\\cfrac``). The unit-word list is our own (~150 words
+  with the letters and words §3.1 names), not Qwen's exact list.
 
 Known wrong verdicts kept from Math-Verify 0.8.0 (tests/unit/test_grading.py ``KNOWN_WRONG``, strict xfail):
 ``\\sqrt{1/n}`` vs ``\\frac{1}{\\sqrt{n}}`` is False (Math-Verify#64); a base subscript is dropped, so ``10_2`` equals
@@ -63,7 +63,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from lemma.answer_norm import last_boxed, normalize_gold
+from lemma.answer_norm import normalize_gold
 
 __all__ = [
     "GRADER_VERSION",
@@ -89,7 +89,7 @@ MODES: tuple[str, ...] = ("math_verify", "qwen_compat")
 
 @dataclass(frozen=True)
 class Verdict:
-    """One graded item. ``timed_out`` and ``error`` both score False; they are kept apart so that runs can report them."""
+    """One graded item. ``timed_out`` and ``error`` both score False; kept apart so that runs can report them."""
 
     extracted: str | None
     correct: bool
@@ -117,7 +117,7 @@ def _strip_markdown(text: str) -> str:
 
 
 def _match_braces(text: str) -> dict[int, int]:
-    """Map of every ``{`` position to its matching ``}``, in one linear pass (100 kB of ``\\boxed{`` cannot go quadratic)."""
+    """Every ``{`` position -> its matching ``}``, in one linear pass (100 kB of ``\\boxed{`` cannot go quadratic)."""
     stack: list[int] = []
     pairs: dict[int, int] = {}
     for i, c in enumerate(text):
@@ -147,7 +147,7 @@ def _boxed_candidates(text: str) -> list[tuple[int, str | None]]:
 
 
 def _phrase_answer(text: str, start: int) -> str | None:
-    """The answer after "The answer is" at ``start``: rest of the line (or the next non-empty line), math env unwrapped."""
+    """The answer after "The answer is" at ``start``: rest of the line (or the next non-empty one), math unwrapped."""
     rest = text[start : start + _MAX_ANSWER_CHARS].lstrip(" \t:")
     lines = rest.split("\n")
     line = lines[0].strip()
@@ -170,7 +170,8 @@ def _phrase_answer(text: str, start: int) -> str | None:
 def _is_prose(answer: str) -> bool:
     """'positive, because two of the three numbers are negative' is a remark, not an answer: yield to an earlier marker.
 
-    Six or more ordinary words (LaTeX commands and ``\\text{}`` aside) is the cut-off; '18 dollars per day' is an answer.
+    Six or more ordinary words (LaTeX commands and ``\\text{}`` aside) is the cut-off; '18 dollars per day' is an
+    answer.
     """
     without_latex = re.sub(r"\\text\s*\{[^{}]*\}|\\[A-Za-z]+", " ", answer)
     return len(re.findall(r"[A-Za-z]{2,}", without_latex)) >= 6
@@ -212,8 +213,20 @@ def _looks_bare(text: str) -> bool:
     return re.search(r"[A-Za-z]{3,}", without_latex) is None
 
 
+def _tail_start(text: str, size: int) -> int:
+    """Where the last ``size`` characters start, moved past a ``$`` when the cut falls inside ``$...$``."""
+    offset = max(0, len(text) - size)
+    if offset and len(_UNESCAPED_DOLLAR.findall(text, 0, offset)) % 2:
+        first = _UNESCAPED_DOLLAR.search(text, offset)
+        offset = first.end() if first is not None else offset
+    return offset
+
+
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
 def _fallback_answer(text: str) -> str | None:
-    """No marker: a bare answer as is; else the last math environment if it holds the last number; else the last number."""
+    """No marker: a bare answer as is; else the last math environment if it holds the last number; else that number."""
     stripped = text.strip()
     if not stripped:
         return None
@@ -222,7 +235,7 @@ def _fallback_answer(text: str) -> str | None:
     numbers = list(_NUMBER.finditer(text))
     last_number = numbers[-1] if numbers else None
     # only the tail can hold the last environment; bounding it keeps "\\[" x 50,000 from going quadratic
-    offset = max(0, len(text) - 2 * _MAX_ANSWER_CHARS)
+    offset = _tail_start(text, 2 * _MAX_ANSWER_CHARS)
     tail = text[offset:]
     envs = list(_MATH_ENV.finditer(tail)) if "$" in tail or "\\[" in tail or "\\(" in tail else []
     last_number_end = last_number.end() - offset if last_number is not None else None
@@ -377,7 +390,7 @@ def _configs() -> tuple[list[Any], list[Any]]:
 
 @lru_cache(maxsize=4096)
 def _parse_gold(gold: str) -> list[Any]:
-    """Gold -> Math-Verify parse, always via ``\\boxed{}`` (bare golds such as ``\\dfrac{9}{7}`` do not parse, §4.2)."""
+    """Gold -> Math-Verify parse, always via ``\\boxed{}`` (bare golds like ``\\dfrac{9}{7}`` do not parse, §4.2)."""
     gold_cfg, _ = _configs()
     return _mv().parse(f"\\boxed{{{gold}}}", gold_cfg, parsing_timeout=None)
 
@@ -523,6 +536,7 @@ _WORD_NUMBERS = {
     "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19", "twenty": "20",
 }
 _QWEN_REL_TOL = 1e-4
+_PARENT_MAX_CHARS = 5000
 
 
 def qwen_extract(text: str) -> str | None:
@@ -585,8 +599,8 @@ def qwen_strip(answer: str) -> str:
         s = s.replace("inf", "\\infty")
     s = s.replace("and", "").replace("\\mathbf", "")
     s = re.sub(r"\\mbox\{.*?\}", "", s).replace("'", "").replace('"', "")
-    s = re.sub(r"(\d+)\.0*([^\d])", r"\1\2", s)
-    s = re.sub(r"(\d+)\.0*$", r"\1", s)
+    s = re.sub(r"(?<=\d)\.0*(?=[^\d])", "", s)  # '1.000' -> '1'; lookbehind, not (\d+): linear on long digit runs
+    s = re.sub(r"(?<=\d)\.0*$", "", s)
     if not s:
         return s
     if s[0] == ".":
@@ -606,7 +620,7 @@ _WORD_NUMBER_RE = re.compile(r"\b(?:" + "|".join(_WORD_NUMBERS) + r")\b", re.IGN
 
 
 def _qwen_number(s: str) -> float | None:
-    """Qwen's ``is_digit``: a float after removing commas (a trailing '%' divides by 100). ``float()`` parses; no eval."""
+    """Qwen's ``is_digit``: a float after removing commas (a trailing '%' divides by 100); ``float()``, no eval."""
     t = s.replace(",", "").strip()
     scale = 1.0
     if t.endswith("%"):
@@ -679,7 +693,8 @@ def _qwen_symbolic(pred: str, gold: str) -> bool:
     """Qwen's sympy fallback with Math-Verify as the parser (no parse_expr/parse_latex on raw text, §6.7).
 
     Like Qwen it accepts structural/symbolic equality or numeric closeness (rel_tol 1e-4) of the evaluated values; the
-    exact-rational check of the default mode is deliberately not applied, so ``1/2006!`` = ``1/2004!`` as in Qwen (§3.2).
+    exact-rational check of the default mode is deliberately not applied, so ``1/2006!`` = ``1/2004!`` as in Qwen
+    (§3.2).
     """
     try:
         gold_parsed, pred_parsed = _parse_gold(gold), _parse_pred(pred)
@@ -727,7 +742,12 @@ def _qwen_math_equal(pred: str, gold: str) -> bool:
 
 
 def qwen_fast_verdict(pred: str, gold: str) -> bool | None:
-    """The part of qwen_compat that needs no sympy (string and numeric rules), for the parent process."""
+    """The part of qwen_compat that needs no sympy (string and numeric rules), for the parent process.
+
+    Very long answers go to a worker instead (None): the worker's time limit covers whatever the regexes cost there.
+    """
+    if len(pred) > _PARENT_MAX_CHARS or len(gold) > _PARENT_MAX_CHARS:
+        return None
     p, g = qwen_strip(pred), qwen_strip(gold)
     if p.lower() == g.lower():  # Qwen compares before its emptiness check: '\\text{east}' strips to '' on both sides
         return True
@@ -967,6 +987,13 @@ class _WorkerPool:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+def _gold_text(gold: str | None) -> str:
+    """A canonical gold as compared, trimmed like an extracted prediction: a sentence-final '.' and plain unit words
+    after a number go ('E(t)=360 t, t \\geq 0.', '3.6 hours' -> '3.6': College-Math golds carry both), so that
+    extraction's '3.6' is not compared with the product 3.6*h*o*u*r*s."""
+    return "" if gold is None else _drop_unit_words(str(gold).strip().rstrip(".").strip())
+
+
 def _default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
@@ -974,8 +1001,9 @@ def _default_workers() -> int:
 class Grader:
     """Grades (prediction_text, gold) pairs in worker processes with a hard per-item wall-clock limit.
 
-    A timeout scores False and is counted in ``timeouts``. Context manager; cheap to construct: the pool starts on the
-    first item that the parent-side fast path cannot decide, so an all-numeric batch never starts a process.
+    A timeout scores False and is counted in ``timeouts`` (worker failures in ``errors``). Context manager; cheap to
+    construct: the pool starts on the first item that the parent-side fast path cannot decide, so an all-numeric batch
+    never starts a process, and it grows to ``workers`` only as batches need. Not thread-safe: one Grader per thread.
     """
 
     _GRACE_S = 1.0
@@ -1023,14 +1051,14 @@ class Grader:
         if len(predictions) != len(golds):
             raise ValueError(f"{len(predictions)} predictions but {len(golds)} golds")
         extracted = [self._extracted(p, extract) for p in predictions]
-        verdicts = self._compare(extracted, [("" if g is None else str(g)) for g in golds])
+        verdicts = self._compare(extracted, [_gold_text(g) for g in golds])
         return [
             Verdict(extracted=e, correct=ok, timed_out=status == "timeout", error=err)
             for e, (ok, status, err) in zip(extracted, verdicts, strict=True)
         ]
 
     def equal_answers(self, a: Sequence[str], b: Sequence[str]) -> list[bool]:
-        """Pairwise equivalence of bare answers (majority-vote clustering, "did the answer change"); ``b`` plays gold."""
+        """Pairwise equivalence of bare answers (majority-vote clustering, "did the answer change"); ``b`` is gold."""
         if len(a) != len(b):
             raise ValueError(f"{len(a)} vs {len(b)} answers")
         return [ok for ok, _, _ in self._compare(list(a), list(b))]

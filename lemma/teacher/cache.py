@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ def _safe_name(model: str) -> str:
 class RequestCache:
     def __init__(self, root: Path, model: str) -> None:
         self.dir = Path(root) / "teacher" / _safe_name(model)
+        self._made: set[Path] = set()
 
     def path(self, key: str) -> Path:
         return self.dir / key[:2] / f"{key}.json"
@@ -61,15 +61,17 @@ class RequestCache:
 
     def put(self, key: str, request: dict[str, Any], reply: Reply) -> None:
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
         entry = {"key": key, "request": request, "reply": asdict(reply)}
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=path.parent)
+        tmp = path.with_name(f".{key}.{os.getpid()}.tmp")  # one writer per key and process: calls are deduplicated
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(entry, fh, ensure_ascii=False)
             os.replace(tmp, path)  # atomic: readers see the old state or the whole entry, never a torn file
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     def __len__(self) -> int:

@@ -98,7 +98,8 @@ def check_topology(saved: dict[str, Any], now: dict[str, Any], path: Path) -> No
         f"{path}: written by {was}, now {new}. DeepSpeed keeps one optimizer partition per rank and cannot load "
         f"them into another topology (DeepSpeed #3810, #2898). Either rerun with the old train.nproc_per_node/"
         f"train.nnodes/train option, or consolidate the weights (python {path}/zero_to_fp32.py {path} <out>) and "
-        f"start a new run from them (the optimizer state is lost), or convert with deepspeed.checkpoint.ds_to_universal.")
+        f"start a new run from them (the optimizer state is lost), or convert with "
+        f"deepspeed.checkpoint.ds_to_universal.")
 
 
 def prune(folder: Path, keep: int) -> None:

@@ -103,7 +103,8 @@ def validate(job: TrainJob) -> None:
     if job.backend == "deepspeed" and job.zero_stage not in (0, 1, 2, 3):
         problems.append(f"train.zero_stage={job.zero_stage}: DeepSpeed ZeRO stages are 0-3")
     if job.backend == "torch" and (job.zero_stage or job.offload_optimizer or job.offload_params):
-        problems.append("train.zero_stage/offload_* need train.backend=deepspeed (use train=zero2, zero3, zero3_offload)")
+        problems.append("train.zero_stage/offload_* need train.backend=deepspeed "
+                        "(use train=zero2, zero3, zero3_offload)")
     if job.offload_params and job.zero_stage != 3:
         problems.append("train.offload_params needs train.zero_stage=3 (train=zero3_offload)")
     if job.offload_optimizer and job.zero_stage < 1:

@@ -107,6 +107,9 @@ def build_trainer(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:
     if not job.tokenized_path:
         raise TrainJobError("job.tokenized_path is empty: the driver tokenises before launching "
                             "(lemma.training.launch.prepare)")
+    if job.packing and (on_cpu or job.attn_implementation != "flash_attention_2"):
+        log.warning("packing without flash_attention_2: exact, but attention runs over each whole packed row "
+                    "(quadratic in its length); on CPU length grouping (packing off) is faster")
     args = training_arguments(job, on_cpu)
     tokenizer = load_tokenizer(job.model_path)
     model, n_params = load_for_training(job, on_cpu)

@@ -62,7 +62,7 @@ def test_all_jobs_on_gsm8k_produce_valid_outcomes(problems, tmp_path):
 def test_faults_are_survived_and_every_retry_is_counted(problems, tmp_path):
     faults = Faults(rate_429=0.20, rate_500=0.10, rate_stall=0.05, retry_after_s=0.05, stall_s=5.0)
     with FakeOpenAIServer(latency_s=0.005, faults=faults, bank=_bank(problems), seed=7) as server:
-        cfg = teacher_config(server.base_url, max_concurrency=32, request_timeout_s=0.4, backoff_base_s=0.05,
+        cfg = teacher_config(server.base_url, max_concurrency=32, request_timeout_s=1.0, backoff_base_s=0.05,
                              backoff_max_s=0.5, max_retries=8)
         teacher = LLMTeacher.from_config(cfg, tmp_path / "cache")
         outputs = run_chain(teacher, problems)

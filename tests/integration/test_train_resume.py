@@ -18,7 +18,7 @@ from lemma.training.job import TrainJob
 from lemma.training.launch import run_job, start, write
 
 pytestmark = pytest.mark.slow
-STEPS = 60
+STEPS = 30
 
 
 def _job(root: Path, model: Path, rows: Path, name: str) -> TrainJob:

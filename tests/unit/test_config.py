@@ -55,7 +55,7 @@ def test_unknown_error_label(make_cfg):
 
 
 def test_symbolic_teacher_refuses_real_data(make_cfg):
-    cfg = make_cfg("data=gsm8k_math", "teacher=symbolic")
+    cfg = make_cfg("data=gsm8k_math", "teacher=symbolic", "model=llama3_8b", "benchmark=gsm8k")
     with pytest.raises(LemmaConfigError, match="teacher=symbolic cannot serve data=gsm8k_math"):
         validate(cfg)
 
@@ -70,3 +70,11 @@ def test_smoothing_a_strategy_not_produced(make_cfg):
     cfg = make_cfg("correction=fix_only", "correction.smooth=[fix,fresh]")
     with pytest.raises(LemmaConfigError, match="correction.smooth lists 'fresh'"):
         validate(cfg)
+
+
+def test_real_data_needs_real_model_and_benchmark(make_cfg):
+    cfg = make_cfg("data=gsm8k_math", "teacher=gpt4o")
+    with pytest.raises(LemmaConfigError) as err:
+        validate(cfg)
+    text = str(err.value)
+    assert "model=tiny is built from the arith world" in text and "benchmark=arith is the arith world's test split" in text

@@ -1,4 +1,4 @@
-"""The grader's verdict table, extraction, qwen_compat differences, isolation and adversarial inputs (EVALUATION.md §6.2).
+"""Grader verdict table, extraction, qwen_compat differences, isolation and adversarial inputs (EVALUATION.md §6.2).
 
 Run on every dependency change: these verdicts are what ``GRADER_VERSION`` stands for.
 """
@@ -297,7 +297,9 @@ def table_verdicts(grader: Grader) -> dict[tuple[str, str], Verdict]:
 
 
 @pytest.mark.parametrize(("gold", "pred", "expected"), EQUIVALENCE)
-def test_equivalence_table(table_verdicts: dict[tuple[str, str], Verdict], gold: str, pred: str, expected: bool) -> None:
+def test_equivalence_table(
+    table_verdicts: dict[tuple[str, str], Verdict], gold: str, pred: str, expected: bool
+) -> None:
     verdict = table_verdicts[(gold, pred)]
     assert not verdict.timed_out and verdict.error is None
     assert verdict.correct is expected
@@ -369,7 +371,7 @@ def test_extract_answer(text: str, expected: str | None) -> None:
 
 
 def test_reflective_trajectory_graded_on_final_answer(grader: Grader) -> None:
-    text = "So $x = \\boxed{12}$.\n\nWait, let me reconsider the second step.\nCorrecting it gives 15.\nThe answer is: 15"
+    text = "So $x = \\boxed{12}$.\n\nWait, let me reconsider the second step.\nIt gives 15.\nThe answer is: 15"
     [verdict] = grader.grade([text], ["15"])
     assert verdict.extracted == "15" and verdict.correct
 
@@ -510,9 +512,43 @@ ADVERSARIAL = {
     "deep parentheses": ("\\boxed{" + "(" * 3000 + "1" + ")" * 3000 + "}", "2", False),
     "deep fractions": ("\\boxed{" + "\\frac{1}{" * 500 + "2" + "}" * 500 + "}", "1", False),
     "100k digits": ("\\boxed{" + "9" * 100_000 + "}", "9", False),
-    "huge matrix": ("\\boxed{\\begin{pmatrix}" + "\\\\".join(["&".join(["1"] * 300)] * 50) + "\\end{pmatrix}}", "1", False),
+    "huge matrix": (
+        "\\boxed{\\begin{pmatrix}" + "\\\\".join(["&".join(["1"] * 300)] * 50) + "\\end{pmatrix}}",
+        "1",
+        False,
+    ),
     "lone surrogate-ish text": ("The answer is \udcff", "1", False),
 }
+
+
+PARENT_SIDE_TORTURE = [
+    "\\[" * 50_000,
+    "\\(" * 50_000,
+    "$" * 100_000,
+    "final answer is $" * 6_000,
+    "{" * 100_000,
+    "\\boxed{" * 15_000,
+    "\\boxed " * 14_000,
+    "The answer is " * 7_000,
+    "1," * 50_000,
+    "1." * 50_000,
+    "9" * 100_000,
+    "1 dollars " * 10_000,
+    "a " * 50_000 + "$" + "b" * 50_000,
+]
+
+
+@pytest.mark.parametrize("text", PARENT_SIDE_TORTURE, ids=lambda t: repr(t[:12]))
+def test_parent_side_extraction_is_linear(text: str) -> None:
+    """Extraction and the fast paths run in the parent without a time limit, so they must be linear on any text."""
+    from lemma.grading import numeric_verdict, qwen_extract, qwen_fast_verdict
+
+    start = time.monotonic()
+    extract_answer(text)
+    qwen_extract(text)
+    numeric_verdict(text, "1")
+    qwen_fast_verdict(text, "1")
+    assert time.monotonic() - start < 5
 
 
 def test_adversarial_inputs_never_crash() -> None:

@@ -52,7 +52,8 @@ def test_classify_prompt_lists_all_twelve_labels_and_numbers_steps():
 @pytest.mark.parametrize("raw, expected", [
     ('Step 2 is off.\n{"verdict": "incorrect", "first_wrong_step": 2, "error_type": "calculation_error"}',
      ("incorrect", ErrorType.CA, 2)),
-    ('```json\n{"verdict": "incorrect", "first_wrong_step": "step 2", "error_type": "CA"}\n```', ("incorrect", ErrorType.CA, 2)),
+    ('```json\n{"verdict": "incorrect", "first_wrong_step": "step 2", "error_type": "CA"}\n```',
+     ("incorrect", ErrorType.CA, 2)),
     ('{"verdict": "incorrect", "first_wrong_step": 9, "error_type": "question_understanding_error"}',
      ("incorrect", ErrorType.QM, None)),  # alias; out-of-range step dropped (locate is authoritative)
     ('{"verdict": "correct"}', ("correct", None, None)),
@@ -114,7 +115,8 @@ def test_parse_injection_rejects(raw, reason):
 
 
 def test_injection_may_use_words_the_question_uses():
-    problem = Problem("g2", "gsm8k", "Tim got 4 answers wrong out of 10. How many right?", "10 - 4 = 6.\nThe answer is: 6", "6")
+    problem = Problem("g2", "gsm8k", "Tim got 4 answers wrong out of 10. How many right?",
+                      "10 - 4 = 6.\nThe answer is: 6", "6")
     assert jobs.parse_injection(_inj("He got 4 wrong, so 10 - 4 = 7 right.\nThe answer is: 7", "1"), problem).ok
 
 

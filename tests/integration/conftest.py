@@ -1,0 +1,36 @@
+"""A very small embedded-default world for end-to-end tests: the real CLI and stages, tiny sizes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lemma.config import REPO_ROOT
+
+SMALL = [
+    "data.num_train=40", "data.num_test=20",
+    "model.tiny.hidden_size=32", "model.tiny.intermediate_size=64", "model.tiny.num_layers=1", "model.tiny.num_heads=2",
+    "model.tiny.warmup_steps=30", "model.tiny.warmup_batch=8",
+    "train.max_steps=8", "train.global_batch=8", "train.save_every=100",
+    "sample.n=2", "sample.max_new_tokens=96", "benchmark.items.arith.max_new_tokens=96",
+]
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`python run.py ...` as a user runs it, in a subprocess."""
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "run.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"run.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One output root shared by the integration tests, so later tests reuse the first run's artifacts."""
+    return tmp_path_factory.mktemp("lemma_outputs")

@@ -1,0 +1,66 @@
+"""The whole pipeline through `python run.py` on a very small embedded default: report, caching, reuse, lineage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import SMALL, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def _lineage(stdout_root: Path) -> dict:
+    runs = sorted(stdout_root.glob("runs/*/*/lineage.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(runs[-1].read_text())
+
+
+def test_full_run_then_cached_then_fix_only(small_root: Path, tmp_path: Path):
+    first = run_cli(f"paths.root={small_root}", *SMALL, cwd=tmp_path)
+    assert "| Base model (warm-up) |" in first.stdout and "| LEMMA |" in first.stdout
+    lineage = _lineage(small_root)
+    assert lineage["cached"] == [] and "report" in lineage["computed"]
+
+    report_dir = small_root / "artifacts" / "report" / lineage["lineage"]["report"].split("/")[1]
+    report = json.loads((report_dir / "report.json").read_text())
+    assert set(report["results"]) == {"base", "sft", "lemma"}
+    for arm in report["results"].values():
+        assert 0.0 <= arm["arith"] <= 100.0
+    data = report["data"]
+    assert data["sample"]["attempts"] == 40 * 2
+    assert data["build"]["examples"] > 0 and set(data["build"]["by_source"]) <= {"self", "injected"}
+    assert report["stages"]["train.lemma"]["seconds"] > 0
+    classify_dir = small_root / "artifacts" / "classify" / lineage["lineage"]["classify"].split("/")[1]
+    assert (classify_dir / "distribution.png").stat().st_size > 1000
+    dist = json.loads((classify_dir / "distribution.json").read_text())
+    assert dist["total"] == data["classify"]["labelled"]
+    run_dirs = sorted(small_root.glob("runs/*/*"), key=lambda p: p.stat().st_mtime)
+    assert (run_dirs[-1] / "report.md").exists() and (run_dirs[-1] / "run.log").exists()
+
+    again = run_cli(f"paths.root={small_root}", *SMALL, cwd=tmp_path)
+    assert _lineage(small_root)["computed"] == [], "an identical rerun recomputes nothing"
+    assert again.stdout.count("| LEMMA |") == 1
+
+    run_cli(f"paths.root={small_root}", *SMALL, "correction=fix_only", cwd=tmp_path)
+    fix = _lineage(small_root)
+    assert set(fix["computed"]) == {"correct", "smooth", "build", "train.lemma", "evaluate.lemma", "report"}
+    assert {"problems", "base", "sample", "classify", "inject", "locate", "train.sft", "evaluate.sft",
+            "evaluate.base"} <= set(fix["cached"])
+
+
+def test_bad_config_fails_before_any_work(tmp_path: Path):
+    for args, needle in [(["correction=fix_onlyy"], "fix_onlyy"), (["teacher.temprature=1"], "temprature"),
+                         (["data=gsm8k_math"], "teacher=symbolic cannot serve")]:
+        proc = run_cli(f"paths.root={tmp_path}", *args, cwd=tmp_path, check=False, timeout=120)
+        assert proc.returncode != 0
+        assert needle in proc.stdout + proc.stderr
+        assert not (tmp_path / "artifacts").exists(), "nothing ran"
+
+
+def test_stage_selection_builds_only_ancestors(small_root: Path, tmp_path: Path):
+    root = tmp_path / "out"
+    run_cli(f"paths.root={root}", *SMALL, "stage=classify", cwd=tmp_path)
+    built = {p.name for p in (root / "artifacts").iterdir() if not p.name.startswith(".")}
+    assert built == {"problems", "base", "sample", "classify"}

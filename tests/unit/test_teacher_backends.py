@@ -1,0 +1,86 @@
+"""Local teacher backends: vLLM is imported lazily with the configured tensor parallelism; transformers generates."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from lemma.teacher.clients import Sampling
+from lemma.teacher.local import HFBackend, VLLMBackend
+
+MESSAGES = [{"role": "user", "content": "two plus two"}]
+
+
+def test_api_only_runs_never_import_vllm_or_torch():
+    code = ("import sys; from lemma.teacher.llm import LLMTeacher; from lemma.teacher import clients, local; "
+            "print('vllm' in sys.modules, 'openai' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_vllm_backend_builds_lazily_with_tensor_parallelism(monkeypatch):
+    built: dict = {}
+
+    class FakeLLM:
+        def __init__(self, **kw):
+            built.update(kw)
+
+        def chat(self, prompts, params, use_tqdm=False):
+            assert len(prompts) == len(params) and params[0].kw["seed"] == 5
+            return [types.SimpleNamespace(prompt_token_ids=[1, 2, 3], outputs=[types.SimpleNamespace(
+                text=f"reply {i}", finish_reason="length" if i else "stop", token_ids=[7] * (i + 1))])
+                for i in range(len(prompts))]
+
+    class FakeParams:
+        def __init__(self, **kw):
+            self.kw = kw
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=FakeLLM, SamplingParams=FakeParams))
+    backend = VLLMBackend("nvidia/Llama-3.1-Nemotron-70B-Instruct-HF", tensor_parallel_size=8)
+    assert built == {}  # nothing loaded at construction
+    replies = backend.generate([MESSAGES, MESSAGES], [Sampling(0.7, 1.0, 64, 5), Sampling(0.7, 1.0, 64, 6)])
+    assert built["tensor_parallel_size"] == 8 and built["model"].startswith("nvidia/")
+    assert [(r.text, r.finish_reason, r.input_tokens, r.output_tokens) for r in replies] == [
+        ("reply 0", "stop", 3, 1), ("reply 1", "length", 3, 2)]
+
+
+def test_vllm_missing_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    with pytest.raises(ImportError, match=r"lemma\[gpu\]"):
+        VLLMBackend("m")._engine()
+
+
+@pytest.fixture(scope="module")
+def tiny_chat_model(tmp_path_factory) -> Path:
+    """A random 1-layer Llama with a word-level tokenizer and a chat template, saved like a hub checkpoint."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<s>", "</s>", "<unk>", "user", "assistant", ":", "two", "plus", "four", "the", "answer", "is"]
+    raw = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                  unk_token="<unk>")
+    tok.chat_template = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
+                         "{% if add_generation_prompt %}assistant : {% endif %}")
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                                         max_position_embeddings=64, pad_token_id=0, bos_token_id=1, eos_token_id=2))
+    path = tmp_path_factory.mktemp("tiny_chat")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.mark.slow
+def test_hf_backend_generates_with_a_seed(tiny_chat_model):
+    backend = HFBackend(str(tiny_chat_model), device="cpu")
+    a = backend.generate([MESSAGES], [Sampling(1.0, 1.0, 6, 3)])[0]
+    b = backend.generate([MESSAGES], [Sampling(1.0, 1.0, 6, 3)])[0]
+    assert a == b and a.input_tokens == 7 and 1 <= a.output_tokens <= 6  # "user : two plus two assistant :"
+    greedy = backend.generate([MESSAGES], [Sampling(0.0, 1.0, 4, None)])[0]
+    assert greedy.output_tokens <= 4 and isinstance(greedy.text, str)
