@@ -214,3 +214,29 @@ def prompt_sha(item: Any) -> str:
     fmt = get_format(str(item.prompt_format))
     payload = json.dumps([fmt.sha256, shots_for(int(item.shots))], ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------- decontamination
+def registered_questions(shared_data: str, *, log: logging.Logger = log) -> list[str]:
+    """Questions of every single-benchmark option in conf/benchmark/, for decontaminating SFT data.
+
+    Read from the option files directly (not the composed `benchmark=`), so what is evaluated never changes the SFT set.
+    Missing files are skipped with a warning: decontamination is best effort against what is on disk.
+    """
+    from omegaconf import OmegaConf
+
+    from lemma.config import REPO_ROOT, BenchmarkItem
+
+    questions: list[str] = []
+    for path in sorted((REPO_ROOT / "conf" / "benchmark").glob("*.yaml")):
+        raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        for node in (raw.get("items") or {}).values():
+            if node.get("source") != "file":
+                continue
+            node["path"] = str(node["path"]).replace("${paths.shared_data}", shared_data)
+            item = OmegaConf.merge(OmegaConf.structured(BenchmarkItem), node)
+            try:
+                questions += [p.question for p in load_benchmark(item).problems]
+            except (OSError, ValueError) as exc:
+                log.warning("decontamination skips %s: %s", path.name, exc)
+    return questions

@@ -86,11 +86,11 @@ class DataConfig:
     name: str = "arith"
     kind: DataKind = DataKind.arith
     # arith world
-    num_train: int = 300
+    num_train: int = 800
     num_test: int = 200
-    min_ops: int = 2
-    max_ops: int = 3
-    max_number: int = 20
+    min_ops: int = 1
+    max_ops: int = 2
+    max_number: int = 9  # small enough for a tiny model to learn the arithmetic in minutes
     world_seed: int = 1234
     # GSM8K / MATH train files
     datasets: list[str] = field(default_factory=lambda: ["gsm8k", "math"])
@@ -109,7 +109,7 @@ class TeacherConfig:
     EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({
         "base_url", "api_key_env", "max_concurrency", "rpm", "tpm", "max_retries", "request_timeout_s",
         "circuit_breaker_failures", "max_cost_usd", "price_input_per_mtok", "price_output_per_mtok",
-        "tensor_parallel_size", "gpu_memory_utilization", "backoff_base_s", "backoff_max_s"})
+        "tensor_parallel_size", "gpu_memory_utilization", "backoff_base_s", "backoff_max_s", "name"})
     name: str = "symbolic"
     backend: TeacherBackend = TeacherBackend.symbolic
     model: str = "symbolic-v1"
@@ -190,7 +190,7 @@ class TrainConfig:
     EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({
         "backend", "zero_stage", "offload_optimizer", "offload_params", "nproc_per_node", "nnodes", "hostfile",
         "micro_batch", "save_every", "keep_checkpoints", "gradient_checkpointing", "log_every", "dataloader_workers",
-        "gpu_memory_gb", "master_port"})
+        "gpu_memory_gb", "master_port", "name"})
     name: str = "cpu"
     lr: float = 3e-3
     epochs: float = 3.0

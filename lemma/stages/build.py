@@ -33,7 +33,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
         rows, n_dup = dedup(rows)
         drops["duplicate"] += n_dup
     if cfg.build.decontaminate:
-        rows, n_cont = decontaminate(rows, benchmark_questions(ctx))
+        # The arith world is templated: 13-word windows repeat across distinct problems, so only exact matches count.
+        window = None if str(cfg.data.kind) == "arith" else NGRAM
+        rows, n_cont = decontaminate(rows, benchmark_questions(ctx), window)
         drops["benchmark_overlap"] += n_cont
     cap = cfg.build.max_examples
     if cfg.build.match_size_to:
@@ -125,18 +127,20 @@ def benchmark_questions(ctx: StageContext) -> list[str]:
     return questions
 
 
-def decontaminate(rows: list[SFTExample], questions: list[str]) -> tuple[list[SFTExample], int]:
-    """Drop rows whose question shares a 13-word window with a benchmark question (or equals a short one)."""
+def decontaminate(rows: list[SFTExample], questions: list[str], window: int | None = NGRAM) -> tuple[list[SFTExample], int]:
+    """Drop rows whose question equals a benchmark question or shares a `window`-word span with one."""
     grams: set[tuple[str, ...]] = set()
     exact: set[str] = set()
     for q in questions:
         words = _words(q)
         exact.add(" ".join(words))
-        grams.update(tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1))
+        if window:
+            grams.update(tuple(words[i:i + window]) for i in range(len(words) - window + 1))
     kept = []
     for r in rows:
         words = _words(r.question)
-        hit = " ".join(words) in exact or any(tuple(words[i:i + NGRAM]) in grams for i in range(len(words) - NGRAM + 1))
+        spans = range(len(words) - window + 1) if window else range(0)
+        hit = " ".join(words) in exact or any(tuple(words[i:i + window]) in grams for i in spans)
         if not hit:
             kept.append(r)
     return kept, len(rows) - len(kept)

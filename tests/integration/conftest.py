@@ -15,15 +15,15 @@ SMALL = [
     "data.num_train=40", "data.num_test=20",
     "model.tiny.hidden_size=32", "model.tiny.intermediate_size=64", "model.tiny.num_layers=1", "model.tiny.num_heads=2",
     "model.tiny.warmup_steps=30", "model.tiny.warmup_batch=8",
-    "train.max_steps=8", "train.global_batch=8", "train.save_every=100",
+    "train.max_steps=8", "train.global_batch=8", "train.save_every=100", "train.nproc_per_node=1",
     "sample.n=2", "sample.max_new_tokens=96", "benchmark.items.arith.max_new_tokens=96",
 ]
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600,
+def run_cli(*args: str, cwd: Path, config: tuple[str, ...] = (), env: dict[str, str] | None = None, timeout: int = 600,
             check: bool = True) -> subprocess.CompletedProcess[str]:
     """`python run.py ...` as a user runs it, in a subprocess."""
-    proc = subprocess.run([sys.executable, str(REPO_ROOT / "run.py"), *args], cwd=cwd, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "run.py"), *config, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"run.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
