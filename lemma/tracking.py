@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import struct
 from pathlib import Path
@@ -71,7 +72,8 @@ class WandbTracker:
         sweep = job.get("sweep")
         self.run = wandb.init(project=cfg.logger.project, entity=cfg.logger.entity, group=cfg.logger.group or sweep,
                               id=run_id(overrides, sweep), resume="allow", config=config, mode=cfg.logger.mode,
-                              name=" ".join(overrides) or "default", dir=job.get("dir"), reinit="finish_previous")
+                              name=" ".join(overrides) or "default", dir=os.environ.get("WANDB_DIR") or job.get("dir"),
+                              reinit="finish_previous")
 
     def log_node(self, node: str, artifact_path: Path, manifest: dict[str, Any]) -> None:
         metrics = {f"{node}/{k}": v for k, v in _flatten(manifest.get("stats", {})).items()}

@@ -79,7 +79,7 @@ def train_model(ctx: StageContext, pairs: list[tuple[str, str]], base_model: str
     cfg = ctx.cfg
     job = from_config(train_cfg if train_cfg is not None else cfg.train, cfg.model, model_path=base_model,
                       data_path=rows, output_dir=ctx.out / MODEL_DIR, checkpoint_dir=work, run_name=run_name,
-                      report_to="wandb" if cfg.get("logger", {}).get("kind") == "wandb" else "none")
+                      report_to="none")  # one W&B run per job: lemma.tracking logs train_log.jsonl into it
     estimate = preflight.check(job, float(cfg.model.params_b), cfg.model.path or cfg.model.name)
     metrics = launch.run_job(job, ctx.out)
     launch.copy_logs(job, ctx.out)

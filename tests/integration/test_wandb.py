@@ -25,8 +25,8 @@ def test_offline_run_has_config_metrics_and_tables(small_root: Path, tmp_path: P
     run_cli(f"paths.root={small_root}", *SMALL, "logger=wandb", cwd=tmp_path, env=env)
     (run_dir,) = list((tmp_path / "wandb").glob("offline-run-*"))
     data = read_offline_run(run_dir)
-    assert data["config"]["correction"]["value"]["name"] == "mix"
-    assert data["config"]["teacher"]["value"]["api_key_env"] == "OPENAI_API_KEY"
+    assert data["config"]["correction"]["name"] == "mix"
+    assert data["config"]["teacher"]["api_key_env"] == "OPENAI_API_KEY"
     assert any(k.startswith("train.lemma/") for k in data["history_keys"])
     assert any(k.startswith("evaluate.lemma/") for k in data["history_keys"])
     assert "lemma/average" in data["summary"]
