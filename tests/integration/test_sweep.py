@@ -52,7 +52,7 @@ def test_ablate_correction_shares_teacher_work_and_summarises(small_root: Path, 
 def test_killed_sweep_resumes_without_recomputing(small_root: Path, tmp_path: Path):
     sweep_dir = tmp_path / "sweep"
     cmd = [sys.executable, str(REPO_ROOT / "run.py"), *SWEEP, *_args(small_root, sweep_dir),
-           "hydra.sweeper.params.correction=mix,fix_only,fresh_only", "correction.truncate=false"]
+           "correction.truncate=false"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 400
