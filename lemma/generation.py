@@ -190,7 +190,8 @@ def _hf_batch(engine: _HFEngine, batch_ids: list[list[int]], spec: SamplingSpec)
     with torch.no_grad():
         seqs = engine.model.generate(
             **enc, max_new_tokens=budget, do_sample=sampling, temperature=spec.temperature if sampling else None,
-            top_p=spec.top_p if sampling else None, top_k=0 if sampling else None,  # no top-k, as vLLM pad_token_id=tok.pad_token_id,
+            top_p=spec.top_p if sampling else None, top_k=0 if sampling else None,  # top_k=0: no top-k, as vLLM
+            pad_token_id=tok.pad_token_id,
             eos_token_id=tok.eos_token_id, stop_strings=list(spec.stop) or None, tokenizer=tok)
     return [_decode_row(tok, row.tolist(), spec.stop, budget) for row in seqs[:, width:]]
 

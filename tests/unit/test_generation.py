@@ -12,7 +12,8 @@ from lemma import generation
 from lemma.generation import Generation, SamplingSpec, cut_at_stop, generate, keep_loaded
 from lemma.prompt_format import STOP_STRINGS
 
-TEXTS = ["### Instruction:\nWhat is 3 + 4?\n\n### Response: Let's think step by step. 3 + 4 = 7.\nThe answer is: 7"] * 20
+TEXTS = ["### Instruction:\nWhat is 3 + 4?\n\n### Response: Let's think step by step. 3 + 4 = 7.\n"
+         "The answer is: 7"] * 20
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,7 @@ class ScriptedModel:
 
     def generate(self, input_ids, attention_mask, max_new_tokens, **kwargs):
         self.budgets.append(max_new_tokens)
+        self.kwargs = kwargs
         rows = []
         for ids, mask in zip(input_ids, attention_mask):
             prompt = self.tok.decode(ids[mask.bool()], skip_special_tokens=True)
@@ -70,6 +72,8 @@ def test_hf_rows_cut_at_stop_strings_and_flag_truncation(tiny_model, monkeypatch
     assert eos.text == "The answer is: 7" and not eos.truncated
     assert eos.new_tokens == len(tok(scripts["eos"], add_special_tokens=False)["input_ids"]) + 1  # with EOS
     assert runs_on.truncated and runs_on.new_tokens == 40
+    assert model.kwargs["pad_token_id"] == tok.pad_token_id and model.kwargs["eos_token_id"] == tok.eos_token_id
+    assert model.kwargs["stop_strings"] == list(STOP_STRINGS) and model.kwargs["do_sample"] is False
 
 
 def test_budget_is_capped_at_the_context_and_long_prompts_are_cut(tiny_model, monkeypatch):

@@ -129,7 +129,7 @@ def test_self_correction_rates_on_handcrafted_responses():
 
 
 def test_every_teacher_transition_phrase_is_detected():
-    """The reflection openers our teachers are told to use (and the symbolic teacher writes) all count as reflections."""
+    """Every reflection opener our teachers are told to use, or the symbolic teacher writes, counts as one."""
     import re
 
     from lemma.prompts import __file__ as prompts_init
