@@ -16,7 +16,8 @@ register_configs()
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     sweep = hc.job.config_name if str(hc.mode) == "RunMode.MULTIRUN" else None
-    return main_entry(cfg, hc.runtime.output_dir, {"overrides": list(hc.overrides.task), "sweep": sweep})
+    return main_entry(cfg, hc.runtime.output_dir, {"overrides": list(hc.overrides.task), "sweep": sweep},
+                      exit_fast_on_signal=True)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,18 @@
 
     python benchmarks/bench_grading.py                      # math500 and gsm8k
     python benchmarks/bench_grading.py math gsm8k --workers 4
-    python benchmarks/bench_grading.py path/to/preds.jsonl  # records with 'prediction' and 'gold'
+    python benchmarks/bench_grading.py path/to/preds.jsonl  # records with 'prediction' (or 'text') and 'gold'
 
-Two numbers per benchmark (aim: <= 5 ms/item on average, EVALUATION.md §6):
+Three numbers per benchmark (aim: <= 5 ms/item on average, EVALUATION.md §6):
 
 * ``end-to-end``: reference solutions (or "The answer is $gold$." where a benchmark has none) through extraction and
   grading, as a pipeline would send them. Identical answers and plain numbers are decided in the parent process.
 * ``math-verify``: every gold against ``\\boxed{gold}`` as a bare answer, text that differs from the gold, so each item
   takes the worker path (IPC + Math-Verify parse/verify). The cost of an answer written in another form.
+* ``sentence``: every gold stated in a sentence without an answer marker ("... the result is $gold$."), so that
+  Math-Verify's own extraction reads the response in a worker. The cost of a response without a box.
 
-Data: ``<repo>/../shared/data/benchmarks`` or ``$LEMMA_SHARED_DATA/benchmarks``.
+Data: the project's ``data/benchmarks`` (or ``$LEMMA_DATA/benchmarks``).
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ _BENCHES: dict[str, _Bench] = {
 
 
 def _data_root() -> Path:
-    override = os.environ.get("LEMMA_SHARED_DATA")
-    root = Path(override) if override else Path(lemma.__file__).resolve().parents[1].parent / "shared" / "data"
+    override = os.environ.get("LEMMA_DATA")
+    root = Path(override) if override else Path(lemma.__file__).resolve().parents[1] / "data"
     return root / "benchmarks"
 
 
@@ -100,7 +102,7 @@ def _pairs(target: str) -> tuple[str, list[str], list[str]]:
     if not path.is_file():
         raise SystemExit(f"bench_grading: {target!r} is neither a known benchmark ({', '.join(_BENCHES)}) nor a file")
     rows = _load(path)
-    return path.name, [str(r["prediction"]) for r in rows], [str(r["gold"]) for r in rows]
+    return path.name, [str(r.get("prediction", r.get("text"))) for r in rows], [str(r["gold"]) for r in rows]
 
 
 def _run(grader: Grader, label: str, preds: list[str], golds: list[str], extract: bool) -> None:
@@ -134,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             _run(grader, f"{label} end-to-end", preds, golds, extract=True)
             boxed = ["\\boxed{" + g.rstrip(".") + "}" for g in golds]  # a sentence-final '.' is not part of the answer
             _run(grader, f"{label} math-verify", boxed, golds, extract=False)
+            sentences = [f"Working omitted, so the result we were asked for is ${g.rstrip('.')}$." for g in golds]
+            _run(grader, f"{label} sentence", sentences, golds, extract=True)
     return 0
 
 

@@ -5,7 +5,8 @@ loader and the ``lemma.grade`` CLI agree on what "the gold" is. The grader then 
 ``\\boxed{}`` before Math-Verify parses it (EVALUATION.md §4.2), so nothing here needs to produce parseable LaTeX.
 
 Pure string functions: no sympy, no eval (gold lists from OlympiadBench are read with ``ast.literal_eval``, which only
-builds literals; gold text is dataset data, never model text).
+builds literals; gold text is dataset data, never model text). Where boxed answers are and which of them form one
+final answer lives here too, so that a MATH gold and a response are read by the same rule.
 """
 
 from __future__ import annotations
@@ -13,36 +14,101 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["DATASETS", "last_boxed", "normalize_gold"]
+from lemma.reflection import first_reflection
+
+__all__ = ["DATASETS", "Box", "boxed_candidates", "chain_start", "final_boxed", "joins", "last_boxed",
+           "normalize_gold"]
+
+_BOXED_START = re.compile(r"\\(?:boxed|fbox)\b\s*")
+_SEPARATOR = re.compile(r"and|or|,|;")
+_BRACE = re.compile(r"[{}]")
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last brace-matched ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``; None if there is none.
+    """Content of the last brace-matched ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``; None if there is none."""
+    closed = [b for b in boxed_candidates(text) if b.content is not None]
+    return closed[-1].content if closed else None
+
+
+def final_boxed(text: str) -> str | None:
+    """The final answer boxed in ``text``: the last closed box, joined with the boxes before it that form one answer
+    with it ('$\\boxed{-2}$ and $\\boxed{1}$' -> '-2,1', as Math-Verify joins them); None if there is no box."""
+    boxes = boxed_candidates(text)
+    closed = [i for i, b in enumerate(boxes) if b.content is not None]
+    if not closed:
+        return None
+    last = closed[-1]
+    return ",".join((b.content or "").strip() for b in boxes[chain_start(text, boxes, last) : last + 1])
+
+
+@dataclass(frozen=True)
+class Box:
+    """A ``\\boxed``/``\\fbox``: where it starts, its content (None when its braces never close), where it ends."""
+
+    start: int
+    content: str | None
+    end: int
+
+
+def _match_braces(text: str) -> dict[int, int]:
+    """Every ``{`` position -> its matching ``}``, in one linear pass (100 kB of ``\\boxed{`` cannot go quadratic).
 
     Why not a regex: boxed answers nest braces (``\\boxed{\\frac{1}{2}}``), which only a brace counter handles.
     """
-    for m in reversed(list(re.finditer(r"\\(?:boxed|fbox)\s*\{", text))):
-        content = _braced_from(text, m.end() - 1)
-        if content is not None:
-            return content
-    return None
+    stack: list[int] = []
+    pairs: dict[int, int] = {}
+    for m in _BRACE.finditer(text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            pairs[stack.pop()] = m.start()
+    return pairs
 
 
-def _braced_from(text: str, open_pos: int) -> str | None:
-    """Content of the brace group opening at ``open_pos``; None when unbalanced."""
-    depth = 0
-    for i in range(open_pos, len(text)):
-        c = text[i]
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_pos + 1 : i]
-    return None
+def boxed_candidates(text: str) -> list[Box]:
+    """Every ``\\boxed``/``\\fbox`` with its content, in text order ('\\boxed 5' reads the space-free token)."""
+    starts = list(_BOXED_START.finditer(text))
+    if not starts:
+        return []
+    pairs = _match_braces(text) if "{" in text else {}
+    out: list[Box] = []
+    for m in starts:
+        pos = m.end()
+        if pos < len(text) and text[pos] == "{":
+            close = pairs.get(pos)
+            content = None if close is None else text[pos + 1 : close]
+            out.append(Box(m.start(), content, len(text) if close is None else close + 1))
+        else:
+            token = re.match(r"[^\s$]+", text[pos:])
+            out.append(Box(m.start(), token.group(0) if token else None, pos + (token.end() if token else 0)))
+    return out
+
+
+def joins(text: str, prev: Box, cur: Box) -> bool:
+    """Whether ``prev`` and ``cur`` are parts of one answer. Math-Verify's rule (latex2sympy2_extended's
+    ``extract_boxed_content``: fewer than 10 characters apart, or fewer than 70 with 'and'/'or'/','/';' between them
+    and different contents), with one exception: boxes separated by a reflection phrase ('Hmm, let me re-check...')
+    are successive attempts, not parts."""
+    if prev.content is None or cur.content is None or prev.end > cur.start:
+        return False
+    gap = text[prev.end : cur.start]
+    if first_reflection(gap) is not None:
+        return False
+    if len(gap) < 10:
+        return True
+    return len(gap) < 70 and prev.content.strip() != cur.content.strip() and _SEPARATOR.search(gap) is not None
+
+
+def chain_start(text: str, boxes: list[Box], last: int) -> int:
+    """Index of the first box of the answer that ends with ``boxes[last]``."""
+    first = last
+    while first > 0 and joins(text, boxes[first - 1], boxes[first]):
+        first -= 1
+    return first
 
 
 def canonical_number(raw: Any) -> str:
@@ -66,9 +132,10 @@ def _gsm8k(raw: Any) -> str:
 
 
 def _boxed_solution(raw: Any) -> str:
-    """Last ``\boxed{}`` of the solution; a sentence-final '.' inside the box (one MATH gold has ``i.``) is dropped."""
+    """The solution's final boxed answer (``final_boxed``: the last box, or the boxes that together form the final
+    answer, as the grader reads a response); a sentence-final '.' inside the box (one MATH gold has ``i.``) goes."""
     text = str(raw)
-    boxed = last_boxed(text)
+    boxed = final_boxed(text)
     return (boxed if boxed is not None else text).strip().rstrip(".").strip()
 
 

@@ -86,15 +86,24 @@ class ArtifactStore:
 
     @contextlib.contextmanager
     def lock(self, node: str, key: str) -> Iterator[None]:
-        """An exclusive lock per artifact, held while it is checked and built."""
+        """An exclusive lock per artifact, held while it is checked and built.
+
+        Released by closing the file, never by an explicit unlock: a flock() belongs to the open file, and the
+        training child inherits the descriptor (lemma.signals.held_lock_fds), so the lock lasts as long as the
+        driver or that child still runs. A rerun never trains into a folder an orphaned child still writes.
+        """
+        from lemma import signals
+
         lock_dir = self.root / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / f"{node}-{key}.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        path = lock_dir / f"{node}-{key}.lock"
+        with open(path, "a+") as fh:
+            _acquire(fh, path, f"{node}/{key}")
+            signals.register_lock(fh.fileno(), f"{node}/{key}")
             try:
                 yield
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                signals.unregister_lock(fh.fileno())
 
     @contextlib.contextmanager
     def writing(self, node: str, key: str) -> Iterator[Path]:
@@ -121,6 +130,45 @@ class ArtifactStore:
         path = self.root / node / f".work-{key}"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+LOCK_WAIT_LOG_S = 60.0
+
+
+def _acquire(fh: Any, path: Path, what: str) -> None:
+    """Take the lock, saying who holds it while we wait (a concurrent sweep job, or a child of a dead run)."""
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        import logging
+
+        from lemma.signals import lock_holders
+
+        log = logging.getLogger(__name__)
+        while True:
+            holders = "; ".join(p.describe() for p in lock_holders(str(path)) if p.pid != os.getpid()) or "unknown"
+            log.info("waiting for the lock on %s, held by %s (%s)", what, holders, path)
+            try:
+                _flock_within(fh, LOCK_WAIT_LOG_S)
+                break
+            except TimeoutError:
+                continue
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()}\n")
+    fh.flush()
+
+
+def _flock_within(fh: Any, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError from None
+            time.sleep(0.2)
 
 
 def write_json(path: Path, data: Any) -> None:

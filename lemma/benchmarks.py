@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lemma.demos import shots_for
+from lemma.errors import LemmaError
 from lemma.prompt_format import get_format
 from lemma.records import Problem, read_jsonl
 
@@ -28,7 +29,7 @@ _SOURCE_ID_FIELDS = ("idx", "id", "ID", "unique_id", "iIndex")
 _META_FIELDS = ("level", "type", "subject", "solution_type", "Type", "data_topic", "subfield")
 
 
-class BenchmarkFileError(ValueError):
+class BenchmarkFileError(LemmaError, ValueError):
     """A benchmark file is missing, unreadable or not the pinned copy; the message names the file and the fix."""
 
 
@@ -70,9 +71,11 @@ def verify_file(item: Any) -> str:
     if not str(item.path):
         raise BenchmarkFileError(f"{where}.path is empty; point it at the benchmark file (source: file)")
     if not path.is_file():
+        hub = (f"or read it from the hub with {where}.source=hub ({item.hub_name})" if item.hub_name
+               else "(no hub dataset holds this copy)")
         raise BenchmarkFileError(
-            f"{where}: {path} does not exist. Fix: set paths.shared_data (or LEMMA_SHARED_DATA) to the folder that "
-            f"holds benchmarks/, set {where}.path to a local copy, or use {where}.source=hub with a hub_name")
+            f"{where}: {path} does not exist. The project ships it under data/benchmarks (data/SOURCES.md): restore "
+            f"it from the repository (git checkout -- data), point paths.data or {where}.path at a copy, {hub}")
     actual = file_sha256(path)
     expected = item.sha256
     if expected is None:
@@ -132,11 +135,14 @@ def _read_file(path: Path, fmt: str) -> list[dict[str, Any]]:
 
 def _read_hub(item: Any) -> list[dict[str, Any]]:
     if not item.hub_name:
-        raise ValueError(f"benchmark.items.{item.name}: source=hub needs hub_name")
-    from datasets import load_dataset  # online runs only; tests never reach the hub
+        raise BenchmarkFileError(f"benchmark.items.{item.name}: source=hub needs hub_name; no hub dataset holds this "
+                                 "benchmark's copy, so use source=file (the project ships it under data/)")
+    from lemma.hub import hub_rows, require_fields
 
-    rows = load_dataset(str(item.hub_name), item.hub_config, split=str(item.hub_split))
-    return [dict(r) for r in rows]
+    where = f"benchmark.items.{item.name}"
+    rows = hub_rows(str(item.hub_name), list(item.hub_configs), str(item.hub_split), where)
+    require_fields(rows, [*item.question_fields, str(item.gold_field)], where, f"hub:{item.hub_name}")
+    return rows
 
 
 def field_value(row: Mapping[str, Any], path: str) -> Any:
@@ -217,26 +223,44 @@ def prompt_sha(item: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------- decontamination
-def registered_questions(shared_data: str, *, log: logging.Logger = log) -> list[str]:
-    """Questions of every single-benchmark option in conf/benchmark/, for decontaminating SFT data.
+def registered_items(data_root: str) -> list[Any]:
+    """The file items of every single-benchmark option in conf/benchmark/, paths resolved against `data_root`.
 
     Read from the option files directly (not the composed `benchmark=`), so what is evaluated never changes the SFT set.
-    Missing files are skipped with a warning: decontamination is best effort against what is on disk.
     """
     from omegaconf import OmegaConf
 
     from lemma.config import REPO_ROOT, BenchmarkItem
 
-    questions: list[str] = []
+    items = []
     for path in sorted((REPO_ROOT / "conf" / "benchmark").glob("*.yaml")):
         raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
         for node in (raw.get("items") or {}).values():
             if node.get("source") != "file":
                 continue
-            node["path"] = str(node["path"]).replace("${paths.shared_data}", shared_data)
-            item = OmegaConf.merge(OmegaConf.structured(BenchmarkItem), node)
-            try:
-                questions += [p.question for p in load_benchmark(item).problems]
-            except (OSError, ValueError) as exc:
-                log.warning("decontamination skips %s: %s", path.name, exc)
+            node["path"] = str(node["path"]).replace("${paths.data}", data_root)
+            items.append(OmegaConf.merge(OmegaConf.structured(BenchmarkItem), node))
+    return items
+
+
+def registered_file_problems(data_root: str) -> list[str]:
+    """Every registered benchmark file that is missing or not its pinned copy (the pre-flight's decontamination check)."""
+    problems = []
+    for item in registered_items(data_root):
+        try:
+            verify_file(item)
+        except BenchmarkFileError as exc:
+            problems.append(f"decontamination (build.decontaminate=true) reads every registered benchmark: {exc}")
+    return problems
+
+
+def registered_questions(data_root: str) -> list[str]:
+    """Questions of every registered benchmark file, for decontaminating SFT data.
+
+    A file that cannot be read is an error, not a warning: skipping it would let its test questions leak into the
+    SFT set unnoticed. The pre-flight checks these files before any stage runs.
+    """
+    questions: list[str] = []
+    for item in registered_items(data_root):
+        questions += [p.question for p in load_benchmark(item).problems]
     return questions

@@ -16,11 +16,17 @@ from typing import Any, ClassVar, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
+from lemma.errors import LemmaError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_ROOT = REPO_ROOT / "data"  # the benchmark and train files the project ships (data/SOURCES.md)
 
 
-class LemmaConfigError(ValueError):
-    """Every cross-field problem of a config, gathered into one message."""
+class LemmaConfigError(LemmaError, ValueError):
+    """Every problem the pre-flight finds (config, files, environment), gathered into one message."""
+
+    exit_code = 2
+    before_any_work = True
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -29,7 +35,8 @@ class LemmaConfigError(ValueError):
 
 # ----------------------------------------------------------------------------------------------------------- enums
 class DataKind(StrEnum):
-    arith = "arith"  # the built-in synthetic world
+    relations = "relations"  # the built-in default world: quantities linked by relations (lemma.world.relations)
+    arith = "arith"  # the built-in arithmetic world (lemma.world.arith)
     files = "files"  # GSM8K / MATH train problems from JSONL or the HF hub
     release = "release"  # the released LEMMA SFT set: skips synthesis
 
@@ -63,6 +70,7 @@ class ModelKind(StrEnum):
 
 
 class GenerationBackend(StrEnum):
+    auto = "auto"  # vllm where CUDA and vLLM are present, else hf (lemma.generation.choose_backend)
     hf = "hf"
     vllm = "vllm"
 
@@ -73,42 +81,76 @@ class GraderMode(StrEnum):
 
 
 # --------------------------------------------------------------------------------------------------------- schemas
+# The shipped train copies (data/SOURCES.md) and the hub's layout of the same sets: EleutherAI/hendrycks_math has one
+# config per subject and no default, so MATH is the concatenation of all seven.
+TRAIN_SHA256 = {"gsm8k": "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465",
+                "math": "63fba1c70fb2a4c082607913a83828c1e3155f0b6f52ab21ebccd2731d6c875d"}
+MATH_SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
+                 "prealgebra", "precalculus")
+TRAIN_HUB_CONFIGS = {"gsm8k": ["main"], "math": list(MATH_SUBJECTS)}
+
 @dataclass
 class PathsConfig:
     root: str = "outputs"  # default output root, relative to the working directory
     artifacts: str = "${paths.root}/artifacts"
     cache: str = "${paths.root}/cache"
-    shared_data: str = "${oc.env:LEMMA_SHARED_DATA," + str(REPO_ROOT.parent / "shared" / "data") + "}"
+    data: str = str(DATA_ROOT)  # the project's own data/ folder, found from the package, never a sibling folder
+
+
+BUILTIN_WORLDS = frozenset({DataKind.relations, DataKind.arith})  # generated here, checked by the symbolic teacher
+
+
+@dataclass
+class RelationsWorldConfig:
+    """The shape of `data=relations` problems (lemma.world.relations.WorldSpec)."""
+    min_depth: int = 2  # longest chain of relations below the asked person
+    max_depth: int = 4
+    min_people: int = 3  # people the answer needs
+    max_people: int = 6
+    max_distractors: int = 2  # people nobody needs
+    max_leaf: int = 20  # stated values are 1..max_leaf
+    max_k: int = 9  # "k more" / "k fewer" amounts are 1..max_k
+    max_value: int = 60  # every value of a problem stays within 0..max_value
 
 
 @dataclass
 class DataConfig:
+    # where the train files live is execution: their content is pinned by `sha256`, so moving the clone keeps keys
+    EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({"path"})
     name: str = "arith"
     kind: DataKind = DataKind.arith
-    # arith world
+    # built-in worlds (relations, arith)
     num_train: int = 800
+    num_dev: int = 0  # a dev split for choices (learning rate, the warm-up gate); never used for reported numbers
     num_test: int = 200
+    world: RelationsWorldConfig = field(default_factory=RelationsWorldConfig)
+    trajectory_share: Optional[float] = None  # the default of build.trajectory_share for this data (matched arms)
     min_ops: int = 1
     max_ops: int = 2
     max_number: int = 9  # small enough for a tiny model to learn the arithmetic in minutes
-    world_seed: int = 1234
+    world_seed: int = "${data_seed}"  # type: ignore[assignment]  # which problems a built-in world draws
     # GSM8K / MATH train files
     datasets: list[str] = field(default_factory=lambda: ["gsm8k", "math"])
-    path: str = "${paths.shared_data}/train"  # folder holding <dataset>/train.jsonl
+    path: str = "${paths.data}/train"  # folder holding <dataset>/train.jsonl
+    sha256: dict[str, str] = field(default_factory=lambda: dict(TRAIN_SHA256))  # pinned copies, data/SOURCES.md
     source: str = "local"  # local | hub
     hub_names: dict[str, str] = field(default_factory=lambda: {"gsm8k": "openai/gsm8k", "math": "EleutherAI/hendrycks_math"})
+    hub_configs: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in TRAIN_HUB_CONFIGS.items()})
+    hub_split: str = "train"
     limit: Optional[int] = None  # first N problems of each dataset
     strip_calculator_annotations: bool = True  # GSM8K's <<48/2=24>> notes are not shown to teachers or trained on
     # released LEMMA data
-    release_path: Optional[str] = None
+    release_path: Optional[str] = None  # .json (array or lines), .jsonl or .parquet with instruction/input/output
     release_hub: str = "panzs19/LEMMA"
+    release_sha256: Optional[str] = None  # pins the release_path file; the pre-flight refuses another copy
+    release_strip_template: bool = False  # instructions already in the prompt template: take the question out
 
 
 @dataclass
 class TeacherConfig:
     EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({
         "base_url", "api_key_env", "max_concurrency", "rpm", "tpm", "max_retries", "request_timeout_s",
-        "circuit_breaker_failures", "max_cost_usd", "price_input_per_mtok", "price_output_per_mtok",
+        "circuit_breaker_failures", "max_cost_usd", "dry_run", "price_input_per_mtok", "price_output_per_mtok",
         "tensor_parallel_size", "gpu_memory_utilization", "backoff_base_s", "backoff_max_s", "name"})
     name: str = "symbolic"
     backend: TeacherBackend = TeacherBackend.symbolic
@@ -131,7 +173,8 @@ class TeacherConfig:
     backoff_max_s: float = 60.0
     request_timeout_s: float = 120.0
     circuit_breaker_failures: int = 25
-    max_cost_usd: Optional[float] = None
+    max_cost_usd: Optional[float] = None  # caps all spend through this cache (reruns and sweep jobs included)
+    dry_run: bool = False  # count and price the requests still to send, send nothing (lemma.teacher.dry_run)
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
     tensor_parallel_size: int = 1
@@ -159,17 +202,35 @@ class CorrectionConfig:
     smooth: list[Strategy] = field(default_factory=lambda: [Strategy.fix, Strategy.fresh])  # strategies smoothed
 
 
+class TokenizerKind(StrEnum):
+    auto = "auto"  # closed for a world with a closed vocabulary (relations), else bpe
+    closed = "closed"  # one token per word of a world with known templates (lemma.model.vocab): relations
+    bpe = "bpe"  # byte-level BPE learnt from the train problems' text: arith
+
+
+@dataclass
+class WarmupGateConfig:
+    """Bounds of the warm-up gate (lemma.model.gate), measured greedily on the dev split."""
+    min_acc: float = 40.0
+    max_acc: float = 70.0
+    min_lookup_share: float = 0.5  # share of errors of the lookup/ordering kind
+    max_new_tokens: int = 200  # greedy budget per dev answer
+
+
 @dataclass
 class TinyModelConfig:
-    vocab_size: int = 512
+    tokenizer: TokenizerKind = TokenizerKind.auto
+    vocab_size: int = 512  # bpe only; a closed vocabulary has the size of the world's words
     hidden_size: int = 128
     intermediate_size: int = 384
-    num_layers: int = 3
+    num_layers: int = 4
     num_heads: int = 4
-    max_position_embeddings: int = 1024
-    warmup_steps: int = 300  # short warm-up SFT on correct solutions, so the student makes real errors
+    max_position_embeddings: int = 256
+    init_seed: int = "${seed}"  # type: ignore[assignment]  # initial weights: a seed sweep varies them too
+    warmup_steps: int = 300  # warm-up SFT on reference solutions, so the student makes real errors
     warmup_lr: float = 3e-3
     warmup_batch: int = 32
+    gate: WarmupGateConfig = field(default_factory=WarmupGateConfig)
 
 
 @dataclass
@@ -203,6 +264,8 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     bf16: bool = False
     packing: bool = False
+    group_by_length: bool = True  # batches of similar length (less padding); matched arms turn it off (same slots)
+    mask_error_lines: bool = False  # the wrong step of a trajectory is context, not a target (ablation)
     seed: int = "${seed}"  # type: ignore[assignment]
     lora: bool = False
     lora_r: int = 16
@@ -227,6 +290,7 @@ class TrainConfig:
 
 @dataclass
 class BenchmarkItem:
+    EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({"path"})  # the content is pinned by sha256
     name: str = "arith"
     role: str = "id"  # id | ood
     source: str = "file"  # builtin | file | hub
@@ -241,8 +305,8 @@ class BenchmarkItem:
     version: str = "1"
     sha256: Optional[str] = None
     hub_name: Optional[str] = None
-    hub_config: Optional[str] = None
-    hub_split: str = "test"
+    hub_configs: list[str] = field(default_factory=list)  # concatenated in order; empty = the dataset's default
+    hub_split: str = "test"  # "train+test" concatenates splits
 
 
 @dataclass
@@ -258,6 +322,7 @@ class BenchmarkConfig:
     grader: GraderMode = GraderMode.math_verify
     also_qwen_compat: bool = True  # grade twice and report disagreements
     max_new_tokens: Optional[int] = None  # overrides every item's budget when set
+    also_sampled_temperature: Optional[float] = None  # also pass@1 of one sample at this temperature, beside greedy
     error_analysis: bool = True  # teacher error types of wrong answers where the teacher serves the dataset (Figs. 6/8)
     batch_size: int = 32
     grader_workers: Optional[int] = None
@@ -270,8 +335,8 @@ class SampleConfig:
     n: int = 4  # samples per train problem (the paper does not record n)
     temperature: float = 0.7
     top_p: float = 1.0
-    max_new_tokens: int = 256
-    shots: int = 0
+    max_new_tokens: int = 1024  # the paper's evaluation budget (METHOD.md §7): MATH solutions cut short are not errors
+    shots: int = 0  # GSM8K demos before each question (lemma.demos, as evaluation's few-shot prompts)
     student: Optional[str] = None  # the student model's path; None = the base model of `model`
     seed: int = "${data_seed}"  # type: ignore[assignment]
     batch_size: int = 64
@@ -286,12 +351,16 @@ class BuildConfig:
     dedup: bool = True
     decontaminate: bool = True  # drop rows whose question overlaps a benchmark question (13-gram)
     seed: int = "${data_seed}"  # type: ignore[assignment]  # mixing order
+    # Matched arms (lemma.arms): every arm trains train.max_steps x train.global_batch rows, one pass, the same
+    # reference rows in the same slots; lemma puts trajectories in this share of the slots, clean their error-free
+    # twins, sft references. None = the paper's sets: lemma trains on the trajectories alone, sft on the references.
+    trajectory_share: Optional[float] = "${data.trajectory_share}"  # type: ignore[assignment]
 
 
 @dataclass
 class GenerationConfig:
     EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({"backend", "tensor_parallel_size", "device", "gpu_memory_utilization"})
-    backend: GenerationBackend = GenerationBackend.hf
+    backend: GenerationBackend = GenerationBackend.auto
     tensor_parallel_size: int = 1
     device: str = "auto"
     gpu_memory_utilization: float = 0.9
@@ -301,6 +370,7 @@ class GenerationConfig:
 class PipelineConfig:
     build_missing: bool = True  # stage=X builds missing ancestors; False fails instead
     log_level: str = "INFO"
+    progress_interval_s: float = 30.0  # one progress line per interval in the log when not on a terminal
 
 
 @dataclass
@@ -316,9 +386,10 @@ class LoggerConfig:
 class LemmaConfig:
     stage: str = "all"
     force: list[str] = field(default_factory=list)
-    seed: int = 0  # the run seed: training and evaluation sampling (a `seeds` sweep reuses the synthetic data)
-    data_seed: int = 0  # the synthesis seed: student sampling, error-type draws, mixing
-    arms: list[str] = field(default_factory=lambda: ["base", "sft", "lemma"])
+    seed: int = 0  # the run seed: training and evaluation sampling, and by default the data and initial weights
+    data_seed: int = "${seed}"  # type: ignore[assignment]  # the data seed: the world's problems, student sampling,
+    # error-type draws, mixing; follows `seed` unless set, so `seed=1` varies data, initial weights and training
+    arms: list[str] = field(default_factory=lambda: ["base", "sft", "clean", "lemma"])
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
@@ -338,11 +409,17 @@ class LemmaConfig:
 GROUP_SCHEMAS: dict[str, type] = {
     "data": DataConfig, "teacher": TeacherConfig, "errors": ErrorsConfig, "correction": CorrectionConfig,
     "model": ModelConfig, "train": TrainConfig, "benchmark": BenchmarkConfig, "logger": LoggerConfig,
+    "build": BuildConfig,
 }
 
 
 def register_configs() -> None:
     """Put the schemas into Hydra's ConfigStore; must run before Hydra composes."""
+    from lemma.help import register_resolver
+    from lemma.training import slurm
+
+    register_resolver()  # `--help` lists the groups' YAML options, not the schemas (lemma.help)
+    slurm.register_resolver()  # SLURM host tasks get their own Hydra run folder
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=LemmaConfig)
     for group, schema in GROUP_SCHEMAS.items():
@@ -350,15 +427,16 @@ def register_configs() -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ validation
-ARMS = ("base", "sft", "lemma")
+from lemma.arms import ARMS  # noqa: E402  (base, sft, clean, lemma)
 
 
 def validate(cfg: DictConfig) -> None:
-    """Collect every cross-field problem into one LemmaConfigError, before any stage runs."""
+    """Collect every cross-field problem and out-of-range value into one LemmaConfigError, before any stage runs."""
     from lemma import taxonomy
     from lemma.pipeline import STAGE_NAMES
+    from lemma.ranges import range_problems
 
-    problems: list[str] = []
+    problems: list[str] = range_problems(cfg)
     if cfg.stage != "all" and cfg.stage not in STAGE_NAMES:
         problems.append(f"stage={cfg.stage!r} is not a stage; use one of: all, {', '.join(STAGE_NAMES)}")
     for name in cfg.force:
@@ -368,6 +446,8 @@ def validate(cfg: DictConfig) -> None:
         if arm not in ARMS:
             problems.append(f"arms: {arm!r} is not an arm; use a subset of {list(ARMS)}")
     problems += _teacher_problems(cfg)
+    problems += _release_problems(cfg)
+    problems += _sample_problems(cfg)
     problems += _errors_problems(cfg, taxonomy)
     if not cfg.correction.strategies:
         problems.append("correction.strategies is empty: nothing would revise the flawed solutions; "
@@ -380,26 +460,78 @@ def validate(cfg: DictConfig) -> None:
             problems.append(f"build.sources: {src!r} must be 'self' or 'injected'")
     if not cfg.build.sources:
         problems.append("build.sources is empty: the SFT set would be empty; use [self], [injected] or both")
-    if not 0 < cfg.build.fraction <= 1:
-        problems.append(f"build.fraction={cfg.build.fraction} must be in (0, 1]")
-    if cfg.sample.n < 1:
-        problems.append(f"sample.n={cfg.sample.n} must be at least 1")
     if cfg.benchmark.n_samples > 1 and cfg.benchmark.temperature <= 0:
         problems.append("benchmark.n_samples > 1 needs benchmark.temperature > 0 (greedy samples are identical)")
-    if cfg.data.kind != DataKind.arith and cfg.model.kind == ModelKind.tiny:
-        problems.append(f"model=tiny is built from the arith world's text and cannot learn data={cfg.data.name}; "
-                        "use a real model (model=llama3_8b, ...) or data=arith")
-    if any(item.source == "builtin" for item in cfg.benchmark["items"].values()) and cfg.data.kind != DataKind.arith:
-        problems.append(f"benchmark={cfg.benchmark.name} is the arith world's test split and needs data=arith; "
-                        "choose benchmark=paper (or gsm8k, math, ...) for real data")
+    problems += _world_problems(cfg)
     if cfg.logger.kind not in ("none", "wandb"):
         problems.append(f"logger.kind={cfg.logger.kind!r}: use logger=none or logger=wandb")
     if not cfg.benchmark["items"]:
         problems.append(f"benchmark={cfg.benchmark.name!r} defines no items")
-    if cfg.data.kind == DataKind.files and cfg.data.limit is not None and cfg.data.limit < 1:
-        problems.append(f"data.limit={cfg.data.limit} must be at least 1 (or null for all)")
+    if cfg.data.kind != DataKind.files and cfg.data.limit is not None:
+        problems.append(f"data.limit={cfg.data.limit} has no meaning for data={cfg.data.name} (only the GSM8K/MATH "
+                        "files are cut to their first N problems); "
+                        + ("set the world's size with data.num_train instead" if cfg.data.kind in BUILTIN_WORLDS
+                           else "remove it") + ", or use data=gsm8k_math")
     if problems:
         raise LemmaConfigError(problems)
+
+
+def _release_problems(cfg: DictConfig) -> list[str]:
+    """data=lemma_release has SFT rows but no train problems: arms that need them are refused before any work."""
+    if cfg.data.kind != DataKind.release:
+        return []
+    needs_problems = {"sft": "trains on the train problems' reference solutions",
+                      "clean": "trains on error-free twins of synthesised trajectories, which a release does not hold"}
+    bad = [arm for arm in cfg.arms if arm in needs_problems]
+    if not bad:
+        return []
+    keep = [arm for arm in cfg.arms if arm not in needs_problems]
+    return [f"arms: data=lemma_release holds the released LEMMA rows only, no train problems, and the {arm} arm "
+            f"{needs_problems[arm]}; run with arms=[{','.join(keep) or 'base,lemma'}] (the released set trains "
+            "the lemma arm)" for arm in bad]
+
+
+def _sample_problems(cfg: DictConfig) -> list[str]:
+    from lemma.demos import load_demos
+
+    available = len(load_demos())
+    if cfg.sample.shots > available:
+        return [f"sample.shots={cfg.sample.shots}, but the GSM8K demo set (lemma/assets/gsm8k_demos.json) holds "
+                f"{available}; use sample.shots between 0 and {available}"]
+    return []
+
+
+def _world_problems(cfg: DictConfig) -> list[str]:
+    """The tiny model, the built-in test splits and matched arms only make sense with what they were built for."""
+    problems = []
+    world = cfg.data.kind in BUILTIN_WORLDS
+    if not world and cfg.model.kind == ModelKind.tiny:
+        problems.append(f"model=tiny is built from a built-in world's text and cannot learn data={cfg.data.name}; "
+                        "use a real model (model=llama3_8b, ...) or data=relations")
+    if cfg.model.kind == ModelKind.tiny and cfg.model.tiny.tokenizer == TokenizerKind.closed \
+            and cfg.data.kind != DataKind.relations:  # auto picks bpe there
+        problems.append(f"model.tiny.tokenizer=closed knows the words of data=relations only, not data={cfg.data.name}; "
+                        "use model.tiny.tokenizer=bpe")
+    builtin = [name for name, item in cfg.benchmark["items"].items() if item.source == "builtin"]
+    if builtin and not world:
+        problems.append(f"benchmark={cfg.benchmark.name} is a built-in world's test split and needs a built-in world "
+                        "(data=relations or data=arith); choose benchmark=paper (or gsm8k, math, ...) for real data")
+    for name in builtin:
+        kind = str(cfg.benchmark["items"][name].gold_kind)
+        if world and kind != str(cfg.data.kind):
+            problems.append(f"benchmark.items.{name} is the {kind} world's test split, but data={cfg.data.name}; "
+                            f"use benchmark={cfg.data.name}")
+    b, t = cfg.build, cfg.train
+    if b.trajectory_share is not None:
+        if not 0 < b.trajectory_share < 1:
+            problems.append(f"build.trajectory_share={b.trajectory_share} must be in (0, 1), or null for the paper's sets")
+        if t.max_steps is None:
+            problems.append("build.trajectory_share (matched arms) needs train.max_steps: the arms train exactly "
+                            "max_steps x global_batch rows")
+        if t.group_by_length or t.packing:
+            problems.append("build.trajectory_share (matched arms) needs train.group_by_length=false and "
+                            "train.packing=false, so that every arm's batches hold the same slots")
+    return problems
 
 
 def _teacher_problems(cfg: DictConfig) -> list[str]:
@@ -407,24 +539,20 @@ def _teacher_problems(cfg: DictConfig) -> list[str]:
     if d.kind == DataKind.release:
         return []
     served = set(t.datasets)
-    wanted = {"arith"} if d.kind == DataKind.arith else set(d.datasets)
+    wanted = {str(d.kind)} if d.kind in BUILTIN_WORLDS else set(d.datasets)
     missing = sorted(wanted - served)
     if not missing:
         return []
     if t.backend == TeacherBackend.symbolic:
-        return [f"teacher=symbolic cannot serve data={d.name} ({', '.join(missing)}): it knows the computation of "
-                "arith problems only and would label real solutions by guesswork; use an LLM teacher "
-                "(teacher=openai, gpt4o, vllm or hf) or data=arith"]
+        return [f"teacher=symbolic cannot serve data={d.name} ({', '.join(missing)}): it knows the computations of "
+                "the built-in worlds only and would label real solutions by guesswork; use an LLM teacher "
+                "(teacher=openai, gpt4o, vllm or hf) or data=relations"]
     return [f"teacher={t.name} does not list dataset(s) {', '.join(missing)} in teacher.datasets"]
 
 
 def _errors_problems(cfg: DictConfig, taxonomy: Any) -> list[str]:
     e = cfg.errors
     problems = []
-    if e.per_problem < 1:
-        problems.append(f"errors.per_problem={e.per_problem} must be at least 1")
-    if e.prior_weight < 0:
-        problems.append(f"errors.prior_weight={e.prior_weight} must be >= 0")
     for label, weight in e.weights.items():
         if taxonomy.parse_error_type(label) is None:
             problems.append(f"errors.weights.{label}: unknown error type; use one of "

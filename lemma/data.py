@@ -14,6 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from lemma.errors import LemmaError
 from lemma.records import Problem
 
 _CALCULATOR_NOTE = re.compile(r"<<[^<>]*>>")
@@ -29,16 +30,52 @@ def load_train_problems(data: DictConfig) -> list[Problem]:
     return problems
 
 
+TRAIN_FIELDS = {"gsm8k": ("question", "answer"), "math": ("problem", "solution")}
+
+
+class TrainDataError(LemmaError, ValueError):
+    """A train file is missing, changed or malformed; the message names the file and the fix."""
+
+
+def train_file(data: DictConfig, dataset: str) -> Path:
+    return Path(data.path) / dataset / "train.jsonl"
+
+
+def train_file_problems(data: DictConfig, datasets: list[str] | None = None) -> list[str]:
+    """Missing, unpinned or changed local train files: the pre-flight's check, repeated when a file is read."""
+    from lemma.benchmarks import file_sha256
+
+    problems = []
+    for dataset in data.datasets if datasets is None else datasets:
+        path, pinned = train_file(data, dataset), data.sha256.get(dataset)
+        if not path.is_file():
+            problems.append(f"data.path: no {path}; the project ships {dataset}/train.jsonl under data/train "
+                            f"(data/SOURCES.md): restore it (git checkout -- data), point data.path at a folder "
+                            f"holding {dataset}/train.jsonl, or use data.source=hub")
+        elif pinned is None:
+            problems.append(f"data.sha256.{dataset} is not set: pin the file so results are tied to a known copy "
+                            f"(data.sha256.{dataset}={file_sha256(path)} pins the one at {path})")
+        elif file_sha256(path) != str(pinned).lower():
+            problems.append(f"data.sha256.{dataset}: {path} has sha256 {file_sha256(path)}, but the config pins "
+                            f"{pinned}: not the copy the config refers to. Restore the original (data/SOURCES.md), "
+                            f"or, to train on this copy on purpose, set data.sha256.{dataset}={file_sha256(path)}")
+    return problems
+
+
 def _read_rows(data: DictConfig, dataset: str) -> list[dict[str, Any]]:
+    if dataset not in TRAIN_FIELDS:
+        raise TrainDataError(f"data.datasets: unknown dataset {dataset!r}; use gsm8k and/or math")
     if data.source == "hub":
-        from datasets import load_dataset  # online users only; tests never reach the hub
+        from lemma.hub import hub_rows, require_fields
 
         name = data.hub_names[dataset]
-        return [dict(r) for r in load_dataset(name, "main" if dataset == "gsm8k" else None, split="train")]
-    path = Path(data.path) / dataset / "train.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"data.path: no {path}; set data.path to a folder holding {dataset}/train.jsonl "
-                                f"or use data.source=hub")
+        rows = hub_rows(name, list(data.hub_configs.get(dataset) or []), str(data.hub_split), f"data.hub_names.{dataset}")
+        require_fields(rows, TRAIN_FIELDS[dataset], f"data.hub_names.{dataset}", f"hub:{name}")
+        return rows
+    problems = train_file_problems(data, [dataset])
+    if problems:
+        raise TrainDataError(problems[0])
+    path = train_file(data, dataset)
     rows = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -46,7 +83,7 @@ def _read_rows(data: DictConfig, dataset: str) -> list[dict[str, Any]]:
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{lineno}: not JSON ({exc})") from exc
+                    raise TrainDataError(f"{path}:{lineno}: not JSON ({exc}); restore the file (data/SOURCES.md)") from exc
     return rows
 
 

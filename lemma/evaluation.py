@@ -9,7 +9,7 @@ the disagreements between the two graders (count plus a sample of ids).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from lemma.generation import Generation
 from lemma.metrics import (ReflectionSample, ks_for, maj_at_k_table, pass_at_k_table, percent, self_correction)
 from lemma.reflection import split_first_attempt
 
+FirstJudge = Callable[[Any, str], bool]  # (problem, text before the first reflection) -> right so far
 DISAGREEMENT_SAMPLE = 5  # ids of grader disagreements kept in metrics.json
 
 
@@ -29,38 +30,57 @@ class Graders:
 
 
 def score_benchmark(bench: Benchmark, prompts: Sequence[str], gens: Sequence[Sequence[Generation]], graders: Graders,
-                    *, max_new_tokens: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(generations.jsonl rows, the benchmark's metrics.json entry)."""
+                    *, max_new_tokens: int,
+                    first_judge: FirstJudge | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(generations.jsonl rows, the benchmark's metrics.json entry).
+
+    `first_judge(problem, first_attempt)` says whether the text before a response's first reflection is right so
+    far; without it the answer that text states is graded. A built-in world passes its checker: its reflections
+    come mid-solution, before any answer is stated, and "no error in the lines so far" is what a first attempt
+    can get right.
+    """
     flat = [(i, k, g) for i, per in enumerate(gens) for k, g in enumerate(per)]
     texts = [g.text for _, _, g in flat]
     golds = [bench.problems[i].gold for i, _, _ in flat]
+    generations = [g for _, _, g in flat]  # with their `truncated` flags: cut off before an answer = wrong
     before = graders.primary.timeouts
-    verdicts = graders.primary.grade(texts, golds)
+    verdicts = graders.primary.grade(generations, golds)
     timeouts = graders.primary.timeouts - before
-    qwen = _qwen_verdicts(graders, texts, golds, verdicts)
-    firsts = _first_attempts(graders.primary, texts, golds)
+    qwen = _qwen_verdicts(graders, generations, golds, verdicts)
+    firsts = _first_attempts(graders.primary, texts, golds, [bench.problems[i] for i, _, _ in flat], first_judge)
     rows = [_row(bench, prompts[i], i, k, g, v, q, f)
             for (i, k, g), v, q, f in zip(flat, verdicts, qwen or [None] * len(flat), firsts, strict=True)]
     metrics = _metrics(bench, rows, graders, timeouts, max_new_tokens)
     return rows, metrics
 
 
-def _qwen_verdicts(graders: Graders, texts: list[str], golds: list[str], primary: list[Any]) -> list[Any] | None:
+def _qwen_verdicts(graders: Graders, generations: list[Generation], golds: list[str],
+                   primary: list[Any]) -> list[Any] | None:
     if graders.qwen is None:
         return None
     if graders.qwen is graders.primary:
         return primary
-    return graders.qwen.grade(texts, golds)
+    return graders.qwen.grade(generations, golds)
 
 
-def _first_attempts(grader: Any, texts: list[str], golds: list[str]) -> list[tuple[Any, float] | None]:
-    """Per response: (verdict of the answer before its first reflection, share of text from there on), or None."""
+@dataclass(frozen=True)
+class _Judged:
+    correct: bool
+    extracted: str | None = None
+
+
+def _first_attempts(grader: Any, texts: list[str], golds: list[str], problems: list[Any],
+                    judge: FirstJudge | None) -> list[tuple[Any, float] | None]:
+    """Per response: (verdict of the text before its first reflection, share of text from there on), or None."""
     todo: list[tuple[int, str, str]] = []  # (index, first attempt, rest)
     for i, text in enumerate(texts):
         split = split_first_attempt(text)
         if split is not None:
             todo.append((i, *split))
-    verdicts = grader.grade([first for _, first, _ in todo], [golds[i] for i, _, _ in todo]) if todo else []
+    if judge is not None:
+        verdicts: list[Any] = [_Judged(judge(problems[i], first)) for i, first, _ in todo]
+    else:
+        verdicts = grader.grade([first for _, first, _ in todo], [golds[i] for i, _, _ in todo]) if todo else []
     out: list[tuple[Any, float] | None] = [None] * len(texts)
     for (i, _, rest), verdict in zip(todo, verdicts, strict=True):
         out[i] = (verdict, len(rest) / max(1, len(texts[i])))
@@ -109,11 +129,23 @@ def _metrics(bench: Benchmark, rows: list[dict[str, Any]], graders: Graders, tim
         ks = ks_for(n_samples)
         out["maj@k"] = maj_at_k_table(answers, correct, ks, graders.primary.equal_answers)
         out["pass@k"] = pass_at_k_table(correct, ks)
+    out["acc_by_depth"] = _acc_by(bench, rows, "depth")
     out.update(self_correction([
         ReflectionSample(reflects=r["reflects"], final_correct=r["correct"], first_correct=r["first_correct"],
                          new_tokens=r["new_tokens"], reflection_share=r["reflection_share"] or 0.0)
         for r in rows]))
     return out
+
+
+def _acc_by(bench: Benchmark, rows: list[dict[str, Any]], key: str) -> dict[str, float] | None:
+    """Accuracy (%) per value of a problem meta field (the relations world's chain depth); None when absent."""
+    values = {p.id: p.meta.get(key) for p in bench.problems}
+    if not any(v is not None for v in values.values()):
+        return None
+    groups: dict[str, list[bool]] = {}
+    for r in rows:
+        groups.setdefault(str(values.get(r["id"])), []).append(bool(r["correct"]))
+    return {k: percent(v) for k, v in sorted(groups.items())}
 
 
 def _by_problem(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -1,23 +1,28 @@
-"""Text generation backends for student sampling and evaluation: `hf` (batched transformers) and `vllm` (lazy).
+"""Text generation backends for student sampling and evaluation: `hf` (batched transformers) and `vllm` (lazy),
+and `auto`, which picks vLLM where CUDA and vLLM are both present (the paper evaluated with vLLM) and hf otherwise.
 
 Both return, per prompt, `n` Generation records with the raw text (cut at the first stop string), the number of new
 tokens and whether the token budget cut it off, so reports can state the truncation rate (METHOD.md §7: 1024 new
 tokens cut long MATH answers). The budget is capped at the model's context; a prompt that does not leave room for a
 useful answer is cut from the left (its oldest demos go first) and flagged `prompt_truncated`.
 
-`generate` loads the model per call and frees it afterwards, so a sampled student never stays resident while a later
-stage trains. Inside `keep_loaded()` loaded engines are reused across calls (evaluate: one model, many benchmarks).
-vLLM is imported only when `backend="vllm"` is chosen: CPU paths never import it.
+Without `engines`, `generate` loads the model per call and frees it afterwards. With the run's
+`lemma.engines.Engines` (owned by `Services`) the engine stays loaded across calls (evaluate: one model, many
+benchmarks) until the pipeline releases it before a stage that needs the GPU for something else. With `progress`
+(lemma.progress) each finished sequence is counted as it ends. vLLM is imported only when it is chosen: CPU paths
+never import it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
+import importlib.util
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from lemma.engines import Engines, release_cuda_memory, shutdown_engine
 
 log = logging.getLogger(__name__)
 
@@ -42,43 +47,53 @@ class SamplingSpec:
     seed: int = 0
 
 
-_KEEP: dict[tuple[Any, ...], Any] | None = None  # engines kept alive inside keep_loaded()
-
-
 @contextlib.contextmanager
-def keep_loaded() -> Iterator[None]:
-    """Reuse loaded models across generate() calls in this block; free them at its end."""
-    global _KEEP
-    outer = _KEEP is not None
-    if not outer:
-        _KEEP = {}
+def keep_loaded() -> Iterator[Engines]:
+    """A private Engines registry for a block of generate(..., engines=...) calls, released at its end."""
+    engines = Engines()
     try:
-        yield
+        yield engines
     finally:
-        if not outer:
-            engines, _KEEP = _KEEP or {}, None
-            while engines:
-                _free(engines.popitem()[1])
+        engines.release()
+
+
+def choose_backend(requested: str, *, cuda: bool | None = None, vllm_installed: bool | None = None,
+                   model_kind: str | None = None) -> str:
+    """`auto` -> vllm where CUDA and vLLM are present (and the model is not the tiny CPU one), else hf."""
+    requested = str(requested)
+    if requested != "auto":
+        return requested
+    if model_kind == "tiny":  # seconds of work: vLLM's start-up (CUDA graphs, KV cache) would cost more
+        return "hf"
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    if vllm_installed is None:
+        vllm_installed = importlib.util.find_spec("vllm") is not None
+    return "vllm" if cuda and vllm_installed else "hf"
 
 
 def generate(model_path: str, prompts: Sequence[str], spec: SamplingSpec, *, backend: str = "hf",
              batch_size: int = 32, device: str = "auto", tensor_parallel_size: int = 1,
-             dtype: str | None = None, gpu_memory_utilization: float = 0.9) -> list[list[Generation]]:
+             dtype: str | None = None, gpu_memory_utilization: float = 0.9, engines: Engines | None = None,
+             progress: Any = None) -> list[list[Generation]]:
     """`spec.n` generations per prompt, in prompt order."""
     if spec.n < 1:
         raise ValueError(f"n={spec.n} must be at least 1")
     if not prompts:
         return []
-    backend = str(backend)
+    backend = choose_backend(str(backend))
     if backend == "vllm":
         key: tuple[Any, ...] = ("vllm", model_path, tensor_parallel_size, dtype)
-        return _with_engine(key, lambda: _load_vllm(model_path, tensor_parallel_size, dtype, gpu_memory_utilization,
-                                                    spec.seed), lambda llm: _generate_vllm(llm, prompts, spec))
+        return _with_engine(engines, key, lambda: _load_vllm(model_path, tensor_parallel_size, dtype,
+                                                             gpu_memory_utilization, spec.seed),
+                            lambda llm: _generate_vllm(llm, prompts, spec, progress))
     if backend != "hf":
-        raise ValueError(f"generation.backend={backend!r}: use hf or vllm")
+        raise ValueError(f"generation.backend={backend!r}: use auto, hf or vllm")
     dev = _resolve_device(device)
-    return _with_engine(("hf", model_path, dev, dtype), lambda: _load_hf(model_path, dev, dtype),
-                        lambda engine: _generate_hf(engine, prompts, spec, batch_size))
+    return _with_engine(engines, ("hf", model_path, dev, dtype), lambda: _load_hf(model_path, dev, dtype),
+                        lambda engine: _generate_hf(engine, prompts, spec, batch_size, progress))
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -87,41 +102,18 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return (text[: min(cuts)], True) if cuts else (text, False)
 
 
-def _with_engine(key: tuple[Any, ...], load: Callable[[], Any],
+def _with_engine(engines: Engines | None, key: tuple[Any, ...], load: Callable[[], Any],
                  work: Callable[[Any], list[list[Generation]]]) -> list[list[Generation]]:
-    """Run `work` on the engine for `key`: a kept one inside keep_loaded(), else a fresh one freed afterwards."""
-    engine = _KEEP.get(key) if _KEEP is not None else None
-    if engine is None:
-        engine = load()
-        if _KEEP is not None:
-            _KEEP[key] = engine
+    """Run `work` on the engine for `key`: the run's kept one (Engines), else a fresh one shut down afterwards."""
+    if engines is not None:
+        return work(engines.get(key, load))
+    engine = load()
     try:
         return work(engine)
     finally:
-        kept = _KEEP is not None and key in _KEEP
+        shutdown_engine(engine)
         del engine
-        if not kept:
-            _release_memory()
-
-
-def _free(engine: Any) -> None:
-    shutdown = getattr(engine, "shutdown", None)  # recent vLLM releases can stop their engine core explicitly
-    if callable(shutdown):
-        with contextlib.suppress(Exception):
-            shutdown()
-    del engine
-    _release_memory()
-
-
-def _release_memory() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover
-        pass
+        release_cuda_memory()
 
 
 def _resolve_device(device: str) -> str:
@@ -146,7 +138,7 @@ def _load_hf(model_path: str, device: str, dtype: str | None) -> _HFEngine:
 
     from lemma.model.loading import load_model, load_tokenizer
 
-    if dtype is None:
+    if dtype in (None, "auto"):
         dtype = "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
     tokenizer = load_tokenizer(model_path, padding_side="left")
     model = load_model(model_path, dtype=dtype, device=device)
@@ -155,7 +147,7 @@ def _load_hf(model_path: str, device: str, dtype: str | None) -> _HFEngine:
 
 
 def _generate_hf(engine: _HFEngine, prompts: Sequence[str], spec: SamplingSpec,
-                 batch_size: int) -> list[list[Generation]]:
+                 batch_size: int, progress: Any = None) -> list[list[Generation]]:
     import torch
 
     tok = engine.tokenizer
@@ -176,6 +168,8 @@ def _generate_hf(engine: _HFEngine, prompts: Sequence[str], spec: SamplingSpec,
         chunk = flat[start:start + batch_size]
         for (i, _), gen in zip(chunk, _hf_batch(engine, [ids[i] for i, _ in chunk], spec), strict=True):
             out[i].append(Generation(gen.text, gen.new_tokens, gen.truncated, prompt_truncated=cut[i]))
+        if progress is not None:
+            progress.advance(len(chunk))
     return out
 
 
@@ -227,7 +221,8 @@ def _vllm_context(llm: Any) -> int | None:
     return int(value) if value else None
 
 
-def _generate_vllm(llm: Any, prompts: Sequence[str], spec: SamplingSpec) -> list[list[Generation]]:
+def _generate_vllm(llm: Any, prompts: Sequence[str], spec: SamplingSpec,
+                   progress: Any = None) -> list[list[Generation]]:
     from vllm import SamplingParams
 
     tok = llm.get_tokenizer()
@@ -243,7 +238,11 @@ def _generate_vllm(llm: Any, prompts: Sequence[str], spec: SamplingSpec) -> list
         params.append(SamplingParams(n=spec.n, temperature=spec.temperature, top_p=spec.top_p, max_tokens=budget,
                                      stop=list(spec.stop) or None, seed=spec.seed))
         cut.append(too_long)
-    results = llm.generate(requests, params)
+    # vLLM counts finished requests through `use_tqdm`; a callable stands in for its tqdm bar (lemma.progress)
+    from lemma.progress import VLLMProgressBar
+
+    results = llm.generate(requests, params,
+                           use_tqdm=VLLMProgressBar.factory(progress, per_update=spec.n) if progress else False)
     out = []
     for result, was_cut in zip(results, cut, strict=True):
         gens = []

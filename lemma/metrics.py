@@ -164,11 +164,18 @@ def self_correction(samples: Sequence[ReflectionSample]) -> dict[str, float | in
     def mean(values: list[float], digits: int = 2) -> float | None:
         return round(sum(values) / len(values), digits) if values else None
 
+    fixed = [s.final_correct and not s.first_correct for s in reflecting]
+    broke = [bool(s.first_correct) and not s.final_correct for s in reflecting]
+    first = [bool(s.first_correct) if s.reflects else s.final_correct for s in samples]
     return {
         "reflect_rate": frac([s.reflects for s in samples], len(samples)),
         "reflecting": n,
-        "wrong_to_right": frac([s.final_correct and not s.first_correct for s in reflecting], n),
-        "right_to_wrong": frac([bool(s.first_correct) and not s.final_correct for s in reflecting], n),
+        "wrong_to_right": frac(fixed, n),
+        "right_to_wrong": frac(broke, n),
+        "wrong_to_right_n": sum(fixed),
+        "right_to_wrong_n": sum(broke),
+        # the answer a response commits to before its first reflection (the final one when it never reflects)
+        "first_attempt_acc": round(100 * sum(first) / len(samples), 1) if samples else None,
         "mean_new_tokens": mean([float(s.new_tokens) for s in samples]),
         "mean_new_tokens_reflecting": mean([float(s.new_tokens) for s in reflecting]),
         "mean_new_tokens_plain": mean([float(s.new_tokens) for s in plain]),

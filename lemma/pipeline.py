@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lemma import artifacts
 from lemma.artifacts import Artifact, ArtifactStore, compute_key, write_json
+from lemma.errors import LemmaError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class Stage:
     keys: tuple[str, ...] = ()  # dotted config paths whose content decides the artifact
     version: int = 1
     files: Callable[[DictConfig], dict[str, bytes]] | None = None  # prompt/template bytes hashed into the key
+    # What the stage runs on the GPU: "student" (generation engines), "teacher" (a local teacher model), "trainer"
+    # (a training child process). Before a stage with uses, every engine it does not use is shut down (Services).
+    uses: tuple[str, ...] = ()
 
 
 @dataclass
@@ -77,14 +81,28 @@ class StageContext:
     def input(self, node: str) -> Artifact:
         return self.inputs[node]
 
+    def progress(self, what: str, total: int, unit: str = "items") -> Any:
+        """A progress reporter for a long loop of this stage (lemma.progress), at the configured log interval."""
+        from lemma.progress import Progress
+
+        return Progress(f"{self.node}: {what}", total, interval_s=self.cfg.pipeline.progress_interval_s, unit=unit,
+                        logger=self.log)
+
 
 @dataclass
 class Services:
-    """Expensive shared objects, built on first use and closed at the end of the run."""
+    """Expensive shared objects, built on first use and closed at the end of the run.
+
+    They own every in-process model of the run: `engines` (student and evaluated models, lemma.engines) and the
+    teacher (a local vLLM/transformers teacher holds a model). `release_for` shuts down what the next stage does
+    not use, so that training and evaluation get the GPU memory an earlier stage's engine held.
+    """
     cfg: DictConfig
     cache_dir: Path
     _teacher: Any = None
     _grader: Any = None
+    engines: Any = field(default_factory=lambda: importlib.import_module("lemma.engines").Engines())
+    tracker: Any = None  # the run's tracker (lemma.tracking), for live training curves
 
     @property
     def teacher(self) -> Any:
@@ -103,7 +121,22 @@ class Services:
             self._grader = Grader(mode="math_verify", timeout_s=b.grader_timeout_s, workers=b.grader_workers)
         return self._grader
 
+    def release_for(self, node: str, uses: tuple[str, ...]) -> list[str]:
+        """Shut down the engines a stage with these `uses` does not need; returns what was released."""
+        released = []
+        if "student" not in uses and len(self.engines):
+            self.engines.release()
+            released.append("student/evaluation engine")
+        teacher = self._teacher
+        if "teacher" not in uses and teacher is not None and getattr(teacher, "holds_gpu", False):
+            teacher.release()
+            released.append(f"teacher model {teacher.model}")
+        if released:
+            log.info("released %s before %s (GPU memory back for this stage)", " and ".join(released), node)
+        return released
+
     def close(self) -> None:
+        self.engines.release()
         for obj in (self._teacher, self._grader):
             if obj is not None:
                 obj.close()
@@ -188,10 +221,10 @@ def run(cfg: DictConfig, run_dir: Path | None = None, job: dict[str, Any] | None
 
     `job` (overrides, sweep name, run folder) names the tracker run, so a resumed job continues it.
     """
-    from lemma.config import validate
+    from lemma.preflight import check
     from lemma.tracking import make_tracker
 
-    validate(cfg)
+    check(cfg)  # every problem of config, files, credentials, models and the training job, before any work
     store = ArtifactStore(Path(cfg.paths.artifacts).resolve())
     services = Services(cfg, Path(cfg.paths.cache).resolve())
     nodes = select(cfg, cfg.stage)
@@ -199,6 +232,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None, job: dict[str, Any] | None
     result = RunResult()
     built: dict[str, Artifact] = {}
     tracker = make_tracker(cfg, job)
+    services.tracker = tracker
     try:
         for node in nodes:
             parents = {p: built[p] for p in needs_of(cfg, node)}
@@ -212,25 +246,38 @@ def run(cfg: DictConfig, run_dir: Path | None = None, job: dict[str, Any] | None
         if run_dir is not None:
             write_json(run_dir / "lineage.json", {"lineage": result.lineage, "computed": result.computed,
                                                    "cached": result.cached})
+    if cfg.teacher.get("dry_run", False):
+        log.info("dry run: every teacher request this run needs is already cached; nothing to send")
     if "report" in built:
         result.report = _copy_report(built["report"], run_dir)
     tracker.finish(result.report)
     return result
 
 
+class MissingArtifact(LemmaError, RuntimeError):
+    """stage=X with pipeline.build_missing=false found an ancestor that was never built."""
+
+
 def _build_node(cfg: DictConfig, store: ArtifactStore, services: Services, node: str, key: str,
                 config: dict[str, Any], parents: dict[str, Artifact], force: bool, result: RunResult) -> Artifact:
+    from lemma.signals import children_stopped_on_failure
+
     stage_name, arm = split_node(node)
-    with store.lock(stage_name, key):
+    # on failure or a stop signal, the stage's child processes end before its lock is released
+    with store.lock(stage_name, key), children_stopped_on_failure(node, f"{stage_name}/{key}"):
         existing = store.get(stage_name, key)
         if existing is not None and not force:
             log.info("cache hit %s/%s", node, key)
             result.cached.append(node)
             return existing
         if existing is None and not cfg.pipeline.build_missing and cfg.stage not in ("all", stage_name):
-            raise RuntimeError(f"{node}/{key} is missing and pipeline.build_missing=false; run stage={stage_name} first")
+            raise MissingArtifact(f"{node}/{key} is missing and pipeline.build_missing=false; run "
+                                  f"stage={stage_name} first, or set pipeline.build_missing=true")
         log.info("running %s -> %s/%s", node, node, key)
         stage = load_stage(stage_name)
+        _dry_run_guard(cfg, node, stage)
+        if stage.uses:
+            services.release_for(node, stage.uses)
         start = time.time()
         with store.writing(stage_name, key) as out:
             ctx = StageContext(cfg, node, arm, parents, out, store, key, services)
@@ -246,6 +293,8 @@ def _build_node(cfg: DictConfig, store: ArtifactStore, services: Services, node:
                 before = usage_before if usage_before is not None else type(services._teacher.usage)()
                 manifest["teacher"] = {"name": services._teacher.name, "model": services._teacher.model,
                                        **services._teacher.usage.since(before)}
+                if hasattr(services._teacher, "budget_status"):  # spend through the cache, all runs: the report
+                    manifest["teacher"]["budget"] = services._teacher.budget_status()
             (out / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
             write_json(out / artifacts.MANIFEST, manifest)
         work = store.root / stage_name / f".work-{key}"
@@ -256,6 +305,18 @@ def _build_node(cfg: DictConfig, store: ArtifactStore, services: Services, node:
         log.info("%s done in %.1fs: %s", node, time.time() - start, _short(stats))
         result.computed.append(node)
         return Artifact(stage_name, key, store.path(stage_name, key))
+
+
+def _dry_run_guard(cfg: DictConfig, node: str, stage: Stage) -> None:
+    """A dry run builds free stages and teacher stages (which stop at the first uncached request) and no others."""
+    if not cfg.teacher.get("dry_run", False) or not set(stage.uses) - {"teacher"}:
+        return
+    from lemma.teacher.dry_run import DryRunStop
+
+    raise DryRunStop(f"dry run: stopped before {node}, which runs {' and '.join(stage.uses)} work (GPU time, not "
+                     f"teacher requests). Every teacher request up to here is cached, so nothing is left to send "
+                     f"before it; build it with `stage={split_node(node)[0]}` (without teacher.dry_run) and run the "
+                     "dry run again to count the next teacher stage's requests.")
 
 
 def _short(stats: dict[str, Any]) -> str:

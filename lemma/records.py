@@ -72,6 +72,8 @@ class Trajectory:
     smoothed_text: str | None = None  # the teacher's smoothed rewrite of prefix + continuation
     extracted: str | None = None
     verified: bool = False
+    clean: str | None = None  # the same problem's solution without the error and the reflection, when the teacher
+    # can write it (the symbolic teacher can); the `clean` control arm trains on it
 
     @property
     def text(self) -> str:
@@ -98,6 +100,9 @@ class SFTExample:
     smoothed: bool | None = None
     teacher: str | None = None
     student: str | None = None
+    clean_response: str | None = None  # the `clean` arm's row for this example (Trajectory.clean)
+    error_span: list[int] | None = None  # [start, end) of the wrong step in `response`: masked when
+    # train.mask_error_lines is on (the "wrong line out of the loss" ablation)
 
 
 def to_json(record: Any) -> dict[str, Any]:

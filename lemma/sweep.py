@@ -31,7 +31,7 @@ SEED_KEYS = ("seed",)
 STATE_FILE = "sweep.json"
 # Paper Table 11 (LLaMA3-8B) rows that an arm reproduces, by the arm's overrides.
 PAPER_ARMS: dict[str, tuple[str, dict[str, float]]] = {
-    "experiment=aug_full": ("LEMMA", {"gsm8k": 79.2, "math": 38.3, "asdiv": 84.2, "deepmind_math": 39.2, "mawps": 88.8,
+    "build=full": ("LEMMA", {"gsm8k": 79.2, "math": 38.3, "asdiv": 84.2, "deepmind_math": 39.2, "mawps": 88.8,
                                   "svamp": 82.6, "college_math": 24.7, "average": 62.4}),
     "correction=mix": ("LEMMA", {"gsm8k": 79.2, "math": 38.3, "asdiv": 84.2, "deepmind_math": 39.2, "mawps": 88.8,
                                   "svamp": 82.6, "college_math": 24.7, "average": 62.4}),
@@ -39,7 +39,7 @@ PAPER_ARMS: dict[str, tuple[str, dict[str, float]]] = {
                                                    "mawps": 87.7, "svamp": 79.6, "college_math": 22.2, "average": 59.8}),
     "correction.truncate=false": ("w/o Truncation", {"gsm8k": 69.4, "math": 22.8, "asdiv": 77.1, "deepmind_math": 29.4,
                                                      "mawps": 85.1, "svamp": 75.6, "college_math": 18.7, "average": 54.0}),
-    "experiment=aug_self_only": ("w/o Error Aug.", {"gsm8k": 72.8, "math": 28.8, "asdiv": 81.0, "deepmind_math": 32.0,
+    "build=self_only": ("w/o Error Aug.", {"gsm8k": 72.8, "math": 28.8, "asdiv": 81.0, "deepmind_math": 32.0,
                                                 "mawps": 85.1, "svamp": 75.6, "college_math": 21.7, "average": 56.7}),
 }
 
@@ -100,6 +100,13 @@ except ImportError:  # pragma: no cover
     Callback = object  # type: ignore[misc,assignment]
 
 
+def _slurm_host_task() -> bool:
+    """A multi-node job's other tasks only host training workers: the job's state is the first task's to record."""
+    from lemma.training.slurm import is_host_task
+
+    return is_host_task()
+
+
 class SweepCallback(Callback):  # type: ignore[misc]
     """Registered by every sweeps/*.yaml: progress as it goes, summary after every job and at the end."""
 
@@ -114,14 +121,14 @@ class SweepCallback(Callback):  # type: ignore[misc]
         log.info("%s (%d jobs)", _progress_line(state), len(state["jobs"]))
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
+        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN" or _slurm_host_task():
             return
         num = str(config.hydra.job.num)
         state = _update_state(Path(config.hydra.sweep.dir), {num: {"status": "running"}})
         log.info("job %s [%s] running; %s", num, state["jobs"][num].get("arm", "?"), _progress_line(state))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
-        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
+        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN" or _slurm_host_task():
             return
         from hydra.core.utils import JobStatus
 

@@ -26,11 +26,16 @@ _SECRET_KEY = re.compile(r"(api_?key|token|secret|password)(?!_env)", re.IGNOREC
 class Tracker(Protocol):
     def log_node(self, node: str, artifact_path: Path, manifest: dict[str, Any]) -> None: ...
 
+    def log_train_step(self, node: str, row: dict[str, Any]) -> None: ...
+
     def finish(self, report: dict[str, Any] | None) -> None: ...
 
 
 class NullTracker:
     def log_node(self, node: str, artifact_path: Path, manifest: dict[str, Any]) -> None:
+        pass
+
+    def log_train_step(self, node: str, row: dict[str, Any]) -> None:
         pass
 
     def finish(self, report: dict[str, Any] | None) -> None:
@@ -70,8 +75,11 @@ class WandbTracker:
         config = scrub(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
         overrides = list(job.get("overrides", []))
         sweep = job.get("sweep")
+        # under `wandb agent` (sweeps/wandb/*.yaml) the run id is the agent's, so the controller sees the run
+        agent_id = os.environ.get("WANDB_RUN_ID") if os.environ.get("WANDB_SWEEP_ID") else None
+        self._live_steps: dict[str, int] = {}  # last training step logged live, per train node
         self.run = wandb.init(project=cfg.logger.project, entity=cfg.logger.entity, group=cfg.logger.group or sweep,
-                              id=run_id(overrides, sweep), resume="allow", config=config, mode=cfg.logger.mode,
+                              id=agent_id or run_id(overrides, sweep), resume="allow", config=config, mode=cfg.logger.mode,
                               name=" ".join(overrides) or "default", dir=os.environ.get("WANDB_DIR") or job.get("dir"),
                               reinit="finish_previous")
 
@@ -89,12 +97,21 @@ class WandbTracker:
             self._log_table(f"generations_{node.split('.')[1]}", artifact_path / "generations.jsonl",
                             ["benchmark", "id", "gold", "extracted", "correct", "text"])
 
+    def log_train_step(self, node: str, row: dict[str, Any]) -> None:
+        """One logged training step, while training runs (lemma.training.follow), on the node's own step axis."""
+        if node not in self._live_steps:
+            self.run.define_metric(f"{node}/*", step_metric=f"{node}/step")
+        self.run.log({f"{node}/{k}": v for k, v in row.items() if isinstance(v, (int, float))})
+        self._live_steps[node] = int(row.get("step", 0))
+
     def _log_curve(self, node: str, path: Path) -> None:
+        """Rows not already logged live (a cached train artifact, or steps the live follower missed)."""
         if not path.exists():
             return
         for line in path.read_text().splitlines():
             row = json.loads(line)
-            self.run.log({f"{node}/{k}": v for k, v in row.items() if isinstance(v, (int, float))})
+            if int(row.get("step", 0)) > self._live_steps.get(node, 0):
+                self.log_train_step(node, row)
 
     def _log_table(self, name: str, path: Path, columns: list[str], limit: int = 50) -> None:
         if not path.exists():

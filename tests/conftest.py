@@ -12,7 +12,6 @@ from omegaconf import DictConfig
 from lemma.config import REPO_ROOT, register_configs
 
 CONF_DIR = str(REPO_ROOT / "conf")
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,7 +1,9 @@
 """The `tiny` student: a small Llama built locally from the world's own text, so the whole pipeline runs on CPU.
 
-A byte-level BPE tokenizer is trained on the train problems' questions and reference solutions, and a randomly
-initialised (seeded) `LlamaForCausalLM` is built around it. Both are saved with `save_pretrained`, so every later
+The tokenizer is either closed (one token per word the world, the prompt and the teacher can write:
+lemma.model.vocab; the default, for `data=relations`) or a byte-level BPE trained on the train problems' questions
+and reference solutions (`data=arith`, whose numbers and phrasing are open-ended); a randomly initialised (seeded)
+`LlamaForCausalLM` is built around it. Both are saved with `save_pretrained`, so every later
 stage loads the tiny model through exactly the code path a real checkpoint takes (`lemma.model.loading`). The base
 stage then warms it up with a short SFT on correct solutions (METHOD.md §3.1 needs a student that makes *real*
 errors, not random noise).
@@ -53,14 +55,33 @@ def build_model(cfg: TinyModelConfig, vocab_size: int, bos_id: int, eos_id: int,
     return model
 
 
-def build_tiny(texts: list[str], cfg: TinyModelConfig, out: Path, seed: int) -> None:
-    """Train the tokenizer on `texts`, build the model around it and save both to `out` (HF format)."""
+def closed_texts(world: str, max_number: int, prompt_format: str) -> list[str]:
+    """Every text shape that a closed tokenizer must cover: the world's words, the teacher's phrases, the prompt."""
+    from lemma.prompt_format import get_format
+
+    if world != "relations":
+        raise ValueError(f"model.tiny.tokenizer=closed needs data=relations (a world with a closed vocabulary), not "
+                         f"data={world}; use model.tiny.tokenizer=bpe")
+    from lemma.teacher.symbolic.relations_revise import phrase_texts
+    from lemma.world.relations import vocabulary_texts
+
+    fmt = get_format(prompt_format)
+    prompt = fmt.render("Ann has 2 apples. How many apples does Ann have?")
+    return [*vocabulary_texts(max_number), *phrase_texts(), prompt + fmt.response_separator + "Ann"]
+
+
+def build_tiny(texts: list[str], cfg: TinyModelConfig, out: Path, seed: int, tokenizer: str = "bpe") -> None:
+    """Build the tokenizer from `texts` (closed vocabulary or trained BPE), the model around it, save both (HF)."""
     if not texts:
-        raise ValueError("build_tiny: no texts to train the tokenizer on (the problems artifact is empty?)")
-    tokenizer = train_tokenizer(texts, cfg.vocab_size)
-    model = build_model(cfg, len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                        seed)
+        raise ValueError("build_tiny: no texts to build the tokenizer from (the problems artifact is empty?)")
+    if tokenizer == "closed":
+        from lemma.model.vocab import closed_vocabulary, word_tokenizer
+
+        tok = word_tokenizer(closed_vocabulary(texts))
+    else:
+        tok = train_tokenizer(texts, cfg.vocab_size)
+    model = build_model(cfg, len(tok), tok.bos_token_id, tok.eos_token_id, tok.pad_token_id, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    tok.save_pretrained(out)

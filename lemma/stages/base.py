@@ -20,9 +20,6 @@ from lemma.model import MODEL_DIR, MODEL_REF
 from lemma.pipeline import Stage, StageContext
 from lemma.records import Problem, read_jsonl
 
-SEED = 1234  # the tiny model's init seed: fixed, so a `seed` sweep varies training, not the student
-
-
 def _hf(ctx: StageContext) -> dict[str, Any]:
     model = ctx.cfg.model
     if not model.path:
@@ -37,9 +34,30 @@ def _warmup_config(ctx: StageContext) -> Any:
     train = OmegaConf.to_container(ctx.cfg.train, resolve=True)
     train.update(lr=tiny.warmup_lr, max_steps=tiny.warmup_steps, global_batch=tiny.warmup_batch,
                  max_seq_len=tiny.max_position_embeddings, warmup_ratio=0.03, scheduler="cosine", weight_decay=0.0,
-                 max_grad_norm=1.0, bf16=False, packing=False, seed=SEED, lora=False, micro_batch=None,
+                 max_grad_norm=1.0, bf16=False, packing=False, seed=tiny.init_seed, lora=False, micro_batch=None,
                  save_every=max(1, tiny.warmup_steps // 3))
     return OmegaConf.create(train)
+
+
+def tokenizer_kind(cfg: Any) -> str:
+    """closed or bpe: `auto` is closed for the relations world, whose words are all known in advance."""
+    kind = str(cfg.model.tiny.tokenizer)
+    if kind == "auto":
+        return "closed" if str(cfg.data.kind) == "relations" else "bpe"
+    return kind
+
+
+GATE_BATCH = 128  # dev problems decoded together: the tiny model is small, batches are cheap
+
+
+def _tokenizer_texts(ctx: StageContext, problems: list[Problem]) -> list[str]:
+    """What the tiny tokenizer is built from: the world's closed vocabulary, or the train problems' own text (BPE)."""
+    from lemma.model.tiny import closed_texts
+    from lemma.teacher.symbolic.relations_revise import MAX_NUMBER
+
+    if tokenizer_kind(ctx.cfg) == "closed":
+        return closed_texts(str(ctx.cfg.data.kind), MAX_NUMBER, str(ctx.cfg.model.prompt_format))
+    return [t for p in problems for t in (p.question, p.reference)]
 
 
 def _tiny(ctx: StageContext) -> dict[str, Any]:
@@ -50,24 +68,51 @@ def _tiny(ctx: StageContext) -> dict[str, Any]:
     problems = read_jsonl(problems_file, Problem)
     if not problems:
         raise ValueError(f"model=tiny builds its tokenizer from the train problems, and data={ctx.cfg.data.name} "
-                         "has none; use data=arith or a real model (model=llama3_8b, ...)")
+                         "has none; use data=relations or a real model (model=llama3_8b, ...)")
+    tiny = ctx.cfg.model.tiny
     init = ctx.work_dir() / "init"
     if not (init / "config.json").is_file():  # deterministic (texts, seed): rebuilt identically after a crash
         tmp = ctx.work_dir() / "init.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        build_tiny([t for p in problems for t in (p.question, p.reference)], ctx.cfg.model.tiny, tmp, seed=SEED)
+        build_tiny(_tokenizer_texts(ctx, problems), tiny, tmp, seed=int(tiny.init_seed), tokenizer=tokenizer_kind(ctx.cfg))
         tmp.rename(init)
     pairs = reference_pairs(problems_file, ctx.cfg.model.prompt_format)
     metrics = train_model(ctx, pairs, str(init), run_name=f"base-{ctx.key}", train_cfg=_warmup_config(ctx))
     ctx.log.info("base: tiny model (%d params) warmed up for %d steps, final loss %.4f", metrics["num_params"],
                  metrics["steps"], metrics["final_loss"])
-    return {"kind": "tiny", "model_path": MODEL_DIR, "num_params": metrics["num_params"],
-            "warmup_steps": metrics["steps"], "warmup_final_loss": metrics["final_loss"],
-            "tokens_per_s": metrics["tokens_per_s"], "train_seconds": metrics["train_seconds"]}
+    stats = {"kind": "tiny", "model_path": MODEL_DIR, "num_params": metrics["num_params"],
+             "warmup_steps": metrics["steps"], "warmup_final_loss": metrics["final_loss"],
+             "warmup_tokens": metrics.get("real_tokens"), "tokens_per_s": metrics["tokens_per_s"],
+             "train_seconds": metrics["train_seconds"]}
+    gate = _gate(ctx)
+    if gate is not None:
+        stats["gate"] = gate
+    return stats
+
+
+def _gate(ctx: StageContext) -> dict[str, Any] | None:
+    """The warm-up gate on the dev split (lemma.model.gate), when the world has one."""
+    from lemma.generation import SamplingSpec, generate
+    from lemma.model import gate
+    from lemma.prompt_format import STOP_STRINGS, get_format
+
+    dev_file = ctx.input("problems").file("dev.jsonl")
+    if str(ctx.cfg.data.kind) != "relations" or not dev_file.is_file():
+        return None
+    dev = read_jsonl(dev_file, Problem)
+    fmt = get_format(ctx.cfg.model.prompt_format)
+    spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=int(ctx.cfg.model.tiny.gate.max_new_tokens),
+                        stop=STOP_STRINGS)
+    gens = generate(str(ctx.out / MODEL_DIR), [fmt.render(p.question) for p in dev], spec, backend="hf",
+                    batch_size=GATE_BATCH, device=str(ctx.cfg.generation.device))
+    result = gate.measure(str(ctx.cfg.data.kind), dev, [g[0].text for g in gens], ctx.cfg.model.tiny.gate)
+    gate.report(result)
+    return result.as_dict()
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     return _hf(ctx) if ctx.cfg.model.kind == "hf" else _tiny(ctx)
 
 
-STAGE = Stage(name="base", run=run, needs=lambda cfg, arm: ("problems",), keys=("model",), version=1)
+STAGE = Stage(name="base", run=run, needs=lambda cfg, arm: ("problems",), keys=("model",), version=1,
+              uses=("trainer",))  # the tiny model's warm-up trains in a child process

@@ -18,14 +18,17 @@ from typing import Any
 
 from lemma.pipeline import Stage, StageContext
 from lemma.records import Problem, SFTExample, Trajectory, read_jsonl, write_jsonl
+from lemma.steps import split_steps
+from lemma.release import release_rows  # data=lemma_release: JSON array, JSONL, parquet or the hub
 
 NGRAM = 13  # decontamination window, in words (as GPT-3 / Llama reports)
+WORLDS = ("relations", "arith")  # built-in worlds: their own test split is the decontamination set
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.cfg
     if str(cfg.data.kind) == "release":
-        rows = release_rows(cfg.data)
+        rows = release_rows(cfg.data, str(cfg.model.prompt_format))
         drops: Counter[str] = Counter()
     else:
         rows, drops = synthesis_rows(ctx)
@@ -33,8 +36,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         rows, n_dup = dedup(rows)
         drops["duplicate"] += n_dup
     if cfg.build.decontaminate:
-        # The arith world is templated: 13-word windows repeat across distinct problems, so only exact matches count.
-        window = None if str(cfg.data.kind) == "arith" else NGRAM
+        # A built-in world is templated: 13-word windows repeat across distinct problems, so only exact matches count.
+        window = None if str(cfg.data.kind) in WORLDS else NGRAM
         rows, n_cont = decontaminate(rows, benchmark_questions(ctx), window)
         drops["benchmark_overlap"] += n_cont
     cap = cfg.build.max_examples
@@ -66,34 +69,20 @@ def synthesis_rows(ctx: StageContext) -> tuple[list[SFTExample], Counter[str]]:
         rows.append(SFTExample(id=t.id, problem_id=p.id, dataset=p.dataset, question=p.question, response=t.text,
                                source=t.source, error_type=t.error_type, error_step=t.error_step,
                                strategy=t.strategy, truncated=t.truncated, smoothed=t.smoothed,
-                               teacher=cfg.teacher.model, student=student))
+                               teacher=cfg.teacher.model, student=student, clean_response=t.clean,
+                               error_span=error_span(t, p.dataset)))
     return rows, drops
 
 
-def release_rows(data: Any) -> list[SFTExample]:
-    """The released LEMMA set (fields instruction, input, output), from a local file or the HF hub."""
-    if data.release_path:
-        path = Path(data.release_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"data.release_path: no file {path}")
-        if path.suffix == ".parquet":
-            import pandas as pd
-
-            raw = pd.read_parquet(path).to_dict("records")
-        else:
-            raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
-        from datasets import load_dataset  # online users only
-
-        raw = [dict(r) for r in load_dataset(data.release_hub, split="train")]
-    rows = []
-    for i, r in enumerate(raw):
-        if "instruction" not in r or "output" not in r:
-            raise ValueError(f"release row {i}: needs fields instruction and output (has {sorted(r)})")
-        question = r["instruction"] + (f"\n{r['input']}" if r.get("input") else "")
-        rows.append(SFTExample(id=f"release-{i:06d}", problem_id=f"release-{i:06d}", dataset="release",
-                               question=question, response=r["output"], source="release"))
-    return rows
+def error_span(t: Trajectory, dataset: str) -> list[int] | None:
+    """[start, end) of the wrong step in the trajectory's text (the prefix starts it), for loss masking."""
+    if t.smoothed or t.error_step is None:
+        return None  # a rewrite moves every character; the step cannot be found again by position
+    spans = split_steps(t.prefix, dataset)
+    if not 1 <= t.error_step <= len(spans):
+        return None
+    span = spans[t.error_step - 1]
+    return [span.start, span.end]
 
 
 def dedup(rows: list[SFTExample]) -> tuple[list[SFTExample], int]:
@@ -120,10 +109,10 @@ def benchmark_questions(ctx: StageContext) -> list[str]:
     problems_art = ctx.input("problems")
     if problems_art.file("test.jsonl").exists():
         questions += [p.question for p in read_jsonl(problems_art.file("test.jsonl"), Problem)]
-    if str(ctx.cfg.data.kind) != "arith":
+    if str(ctx.cfg.data.kind) not in WORLDS:
         from lemma.benchmarks import registered_questions
 
-        questions += registered_questions(ctx.cfg.paths.shared_data, log=ctx.log)
+        questions += registered_questions(str(ctx.cfg.paths.data))  # an unreadable file is an error, not a skip
     return questions
 
 

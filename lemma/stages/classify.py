@@ -69,4 +69,4 @@ def plot_distribution(path: Path, counts: Counter[ErrorType], title: str) -> Non
 
 
 STAGE = Stage(name="classify", run=run, needs=lambda cfg, arm: ("problems", "sample"), keys=("teacher",),
-              files=lambda cfg: prompt_files(cfg, "classify"))
+              files=lambda cfg: prompt_files(cfg, "classify"), uses=("teacher",))

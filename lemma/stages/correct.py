@@ -61,7 +61,8 @@ def revise(ctx: StageContext, strategy: str, flawed: list[Flawed], problems: dic
         kept.append(Trajectory(id=f"{f.id}-{strategy}", flawed_id=f.id, problem_id=f.problem_id, source=f.source,
                                error_type=f.error_type, error_step=f.error_step, strategy=strategy, prefix=req.prefix,
                                continuation=rev.continuation, reflection=rev.reflection,
-                               truncated=bool(cfg.correction.truncate), extracted=verdict.extracted, verified=True))
+                               truncated=bool(cfg.correction.truncate), extracted=verdict.extracted, verified=True,
+                               clean=rev.clean))
     return kept, dropped
 
 
@@ -111,4 +112,5 @@ def model_aware_solution(cfg: Any, f: Flawed, problem: Problem, correct_samples:
 STAGE = Stage(name="correct", run=run, needs=lambda cfg, arm: ("problems", "sample", "locate"),
               keys=("teacher", "correction.strategies", "correction.fresh_variant", "correction.truncate"),
               files=lambda cfg: prompt_files(cfg, *(
-                  {"fix": "fix_continue", "fresh": "fresh_restart"}[str(s)] for s in cfg.correction.strategies)))
+                  {"fix": "fix_continue", "fresh": "fresh_restart"}[str(s)] for s in cfg.correction.strategies)),
+              uses=("teacher",))

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from lemma.artifacts import write_json
 from lemma.benchmarks import Benchmark, BenchmarkFileError, build_prompt, check_files, load_benchmark
 from lemma.evaluation import Graders, error_analysis, score_benchmark, teacher_serves
-from lemma.generation import Generation, SamplingSpec, generate, keep_loaded
+from lemma.generation import Generation, SamplingSpec, choose_backend, generate
 from lemma.metrics import suite_averages
 from lemma.pipeline import Stage, StageContext
 from lemma.prompt_format import STOP_STRINGS, get_format
@@ -58,32 +58,79 @@ def run(ctx: StageContext) -> dict[str, Any]:
     skipped: dict[str, str] = {}
     graders, own = _graders(ctx)
     try:
-        with keep_loaded():
-            for bench in benches:
-                bench_rows, per_bench[bench.name] = _evaluate_one(ctx, bench, model, graders)
-                rows += bench_rows
-                reason = _no_error_analysis(cfg, bench)
-                if reason:
-                    skipped[bench.name] = reason
-                else:
-                    counts, bench_labels = error_analysis(ctx.teacher, bench, bench_rows)
-                    error_types[bench.name] = dict(sorted(counts.items()))
-                    labels += bench_labels
+        # All generation first, on one engine (kept in the run's Services), then that engine is shut down: a local
+        # teacher that labels the wrong answers below needs the GPU memory the evaluated model's engine held.
+        generated = {bench.name: _generations(ctx, bench, model, *_prompts_and_budget(ctx, bench))
+                     for bench in benches}
+        sampled = {bench.name: _sampled(ctx, bench, model) for bench in benches} \
+            if b.also_sampled_temperature is not None else {}
+        ctx.services.release_for(f"{ctx.node}'s grading and error analysis", ("teacher",))
+        for bench in benches:
+            bench_rows, per_bench[bench.name] = _score(ctx, bench, generated[bench.name], graders)
+            rows += bench_rows
+            if bench.name in sampled:
+                per_bench[bench.name]["sampled"] = _score_sampled(ctx, bench, sampled[bench.name], graders)
+            reason = _no_error_analysis(cfg, bench)
+            if reason:
+                skipped[bench.name] = reason
+            else:
+                counts, bench_labels = error_analysis(ctx.teacher, bench, bench_rows)
+                error_types[bench.name] = dict(sorted(counts.items()))
+                labels += bench_labels
     finally:
         for grader in own:
             grader.close()
     return _write(ctx, model, rows, per_bench, error_types, labels, skipped)
 
 
-def _evaluate_one(ctx: StageContext, bench: Benchmark, model: str,
-                  graders: Graders) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    budget = int(ctx.cfg.benchmark.max_new_tokens or bench.item.max_new_tokens)
-    prompts = [build_prompt(p.question, bench.item) for p in bench.problems]
-    gens = _generations(ctx, bench, model, prompts, budget)
-    rows, metrics = score_benchmark(bench, prompts, gens, graders, max_new_tokens=budget)
+def _prompts_and_budget(ctx: StageContext, bench: Benchmark) -> tuple[list[str], int]:
+    return ([build_prompt(p.question, bench.item) for p in bench.problems],
+            int(ctx.cfg.benchmark.max_new_tokens or bench.item.max_new_tokens))
+
+
+def _score(ctx: StageContext, bench: Benchmark, gens: list[list[Generation]],
+           graders: Graders) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from lemma.progress import ProgressGrader
+
+    prompts, budget = _prompts_and_budget(ctx, bench)
+    with ctx.progress(f"grade {bench.name}", 0, unit="answers") as progress:
+        primary = ProgressGrader(graders.primary, progress)
+        qwen = primary if graders.qwen is graders.primary else (
+            ProgressGrader(graders.qwen, progress) if graders.qwen is not None else None)
+        rows, metrics = score_benchmark(bench, prompts, gens, Graders(primary, qwen), max_new_tokens=budget,
+                                        first_judge=_first_judge(bench))
     ctx.log.info("%s: acc %s on %d problems (%d truncated, %d grader timeouts)", bench.name, metrics["acc"],
                  len(bench.problems), metrics["truncated"], metrics["timeouts"])
     return rows, metrics
+
+
+def _sampled(ctx: StageContext, bench: Benchmark, model: str) -> list[list[Generation]]:
+    """One sample per problem at benchmark.also_sampled_temperature, beside the main (greedy) decoding."""
+    prompts, budget = _prompts_and_budget(ctx, bench)
+    b = ctx.cfg.benchmark
+    spec = SamplingSpec(n=1, temperature=float(b.also_sampled_temperature), top_p=b.top_p, max_new_tokens=budget,
+                        stop=STOP_STRINGS, seed=b.seed)
+    return _generations(ctx, bench, model, prompts, budget, spec, tag=".sampled")
+
+
+def _score_sampled(ctx: StageContext, bench: Benchmark, gens: list[list[Generation]],
+                   graders: Graders) -> dict[str, Any]:
+    """pass@1 and the self-correction figures of the sampled decoding (qwen_compat is not repeated)."""
+    prompts, budget = _prompts_and_budget(ctx, bench)
+    _, metrics = score_benchmark(bench, prompts, gens, Graders(graders.primary, None), max_new_tokens=budget,
+                                 first_judge=_first_judge(bench))
+    keep = ("acc", "first_attempt_acc", "reflect_rate", "wrong_to_right_n", "right_to_wrong_n", "truncated",
+            "acc_by_depth")
+    return {"temperature": float(ctx.cfg.benchmark.also_sampled_temperature), **{k: metrics.get(k) for k in keep}}
+
+
+def _first_judge(bench: Benchmark) -> Any:
+    """A built-in world's checker judges first attempts (its reflections come before any answer is stated)."""
+    if str(bench.item.source) != "builtin":
+        return None
+    from lemma.teacher.symbolic import first_attempt_judge
+
+    return first_attempt_judge(str(bench.item.gold_kind))
 
 
 def _no_error_analysis(cfg: DictConfig, bench: Benchmark) -> str | None:
@@ -113,6 +160,11 @@ def _graders(ctx: StageContext) -> tuple[Graders, list[Any]]:
     return Graders(primary, qwen), own
 
 
+def _backend(cfg: DictConfig) -> str:
+    """generation.backend with `auto` resolved (vLLM on a CUDA node that has it), as recorded in metrics.json."""
+    return choose_backend(str(cfg.generation.backend), model_kind=str(cfg.model.kind))
+
+
 def _spec(cfg: DictConfig, budget: int) -> SamplingSpec:
     b = cfg.benchmark
     return SamplingSpec(n=b.n_samples, temperature=b.temperature, top_p=b.top_p, max_new_tokens=budget,
@@ -120,21 +172,23 @@ def _spec(cfg: DictConfig, budget: int) -> SamplingSpec:
 
 
 def _generations(ctx: StageContext, bench: Benchmark, model: str, prompts: Sequence[str],
-                 budget: int) -> list[list[Generation]]:
+                 budget: int, spec: SamplingSpec | None = None, tag: str = "") -> list[list[Generation]]:
     """Generate, or reuse this benchmark's checkpoint from an interrupted run of the same key."""
     cfg = ctx.cfg
-    spec = _spec(cfg, budget)
+    spec = spec or _spec(cfg, budget)
     digest = hashlib.sha256(json.dumps([model, list(prompts), repr(spec)]).encode()).hexdigest()
-    checkpoint = ctx.work_dir() / f"{bench.name}.generations.json"
+    checkpoint = ctx.work_dir() / f"{bench.name}{tag}.generations.json"
     if checkpoint.is_file():
         saved = json.loads(checkpoint.read_text())
         if saved.get("digest") == digest:
             ctx.log.info("%s: reusing %d checkpointed generations", bench.name, len(saved["generations"]))
             return [[Generation(**g) for g in per] for per in saved["generations"]]
     g = cfg.generation
-    gens = generate(model, prompts, spec, backend=str(g.backend), batch_size=cfg.benchmark.batch_size,
-                    device=g.device, tensor_parallel_size=g.tensor_parallel_size, dtype=cfg.model.dtype,
-                    gpu_memory_utilization=g.gpu_memory_utilization)
+    with ctx.progress(f"generate {bench.name}", len(prompts) * spec.n, unit="samples") as progress:
+        gens = generate(model, prompts, spec, backend=_backend(cfg), batch_size=cfg.benchmark.batch_size,
+                        device=g.device, tensor_parallel_size=g.tensor_parallel_size, dtype=cfg.model.dtype,
+                        gpu_memory_utilization=g.gpu_memory_utilization, engines=ctx.services.engines,
+                        progress=progress)
     write_json(checkpoint, {"digest": digest, "generations": [[vars(x) for x in per] for per in gens]})
     return gens
 
@@ -148,7 +202,7 @@ def _write(ctx: StageContext, model: str, rows: list[dict[str, Any]], per_bench:
     write_jsonl(ctx.out / "generations.jsonl", rows)
     decoding = {"temperature": b.temperature, "top_p": b.top_p, "n_samples": b.n_samples, "seed": b.seed,
                 "stop": list(STOP_STRINGS), "max_new_tokens_override": b.max_new_tokens,
-                "backend": str(cfg.generation.backend)}
+                "backend": _backend(cfg)}
     metrics = {"benchmarks": per_bench, "order": list(per_bench), **suite_averages(per_bench), "grader": GRADER_VERSION,
                "grader_mode": str(b.grader), "model": model, "arm": ctx.arm, "suite": b.name, "limit": b.limit,
                "decoding": decoding, "error_types": error_types, "error_analysis_skipped": skipped}
@@ -171,9 +225,21 @@ def _files(cfg: DictConfig) -> dict[str, bytes]:
 
     formats = sorted({str(i.prompt_format) for i in cfg.benchmark["items"].values()} | {str(cfg.model.prompt_format)})
     return {"grader": GRADER_VERSION.encode(), "reflection_phrases": "\n".join(REFLECTION_PHRASES).encode(),
-            **{f"prompt_format/{f}": get_format(f).sha256.encode() for f in formats}, **demo_bytes()}
+            **{f"prompt_format/{f}": get_format(f).sha256.encode() for f in formats}, **demo_bytes(),
+            **_unpinned_file_hashes(cfg)}
+
+
+def _unpinned_file_hashes(cfg: DictConfig) -> dict[str, bytes]:
+    """An item's path is not part of the key (its pinned sha256 is); an unpinned file's content must be, instead."""
+    from pathlib import Path
+
+    from lemma.benchmarks import file_sha256
+
+    return {f"benchmark_file/{item.name}": file_sha256(Path(str(item.path))).encode()
+            for item in cfg.benchmark["items"].values()
+            if str(item.source) == "file" and item.sha256 is None and Path(str(item.path)).is_file()}
 
 
 STAGE = Stage(name="evaluate", run=run, needs=needs, keys=("benchmark", "model.prompt_format"), version=1,
-              files=_files)
+              files=_files, uses=("student", "teacher"))
 

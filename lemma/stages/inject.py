@@ -111,4 +111,4 @@ def draw_type(weights: dict[ErrorType, float], seed: int, problem_id: str, draw:
 
 
 STAGE = Stage(name="inject", run=run, needs=lambda cfg, arm: ("problems", "sample", "classify"),
-              keys=("teacher", "errors"), files=lambda cfg: prompt_files(cfg, "inject"))
+              keys=("teacher", "errors"), files=lambda cfg: prompt_files(cfg, "inject"), uses=("teacher",))

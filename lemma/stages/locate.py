@@ -45,4 +45,4 @@ def run(ctx: StageContext) -> dict[str, Any]:
 
 
 STAGE = Stage(name="locate", run=run, needs=lambda cfg, arm: ("problems", "classify", "inject"), keys=("teacher",),
-              files=lambda cfg: prompt_files(cfg, "locate"))
+              files=lambda cfg: prompt_files(cfg, "locate"), uses=("teacher",))

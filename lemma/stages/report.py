@@ -12,7 +12,7 @@ from typing import Any
 from lemma.artifacts import write_json
 from lemma.pipeline import Stage, StageContext, needs_of
 
-ARM_TITLES = {"base": "Base model (warm-up)", "sft": "SFT on correct solutions", "lemma": "LEMMA"}
+from lemma.arms import ARM_TITLES
 # Paper Table 2 (LLaMA3-8B), for the `paper` suite: shown beside our numbers, never mixed into them.
 PAPER_ROWS = {
     "SFT (paper, LLaMA3-8B)": {"gsm8k": 65.5, "math": 19.3, "asdiv": 72.1, "deepmind_math": 23.5, "mawps": 83.0,
@@ -30,19 +30,43 @@ def run(ctx: StageContext) -> dict[str, Any]:
     report = {
         "headline": results.get("lemma", {}).get("average"),
         "benchmarks": benches,
-        "results": {arm: {"title": ARM_TITLES[arm], "average": m.get("average"),
+        "results": {arm: {"title": arm_title(ctx.cfg, arm), "average": m.get("average"),
                           **{b: m["benchmarks"][b]["acc"] for b in m.get("benchmarks", {})}}
                     for arm, m in results.items()},
         "details": {arm: m.get("benchmarks", {}) for arm, m in results.items()},
         "data": {node: manifests[node]["stats"] for node in SYNTHESIS if node in manifests},
         "teacher": {node: manifests[node]["teacher"] for node in SYNTHESIS
                     if node in manifests and "teacher" in manifests[node]},
+        "budget": teacher_budget(manifests),
+        "mechanism": mechanism(ctx.cfg.arms, results, manifests),
+        "gate": manifests.get("base", {}).get("stats", {}).get("gate"),
         "stages": {node: {"key": m["key"], "seconds": m["seconds"]} for node, m in manifests.items()},
         "suite": ctx.cfg.benchmark.name,
     }
     write_json(ctx.out / "report.json", report)
     (ctx.out / "report.md").write_text(render_markdown(report, ctx.cfg.benchmark.name))
     return {"headline": report["headline"], "arms": list(results)}
+
+
+def arm_title(cfg: Any, arm: str) -> str:
+    """The row label. The base arm of a real model is that model (its name and path: `model=checkpoint` evaluates
+    any folder); "warm-up" describes only the tiny model, which the base stage warms up."""
+    if arm != "base" or str(cfg.model.kind) == "tiny":
+        return ARM_TITLES[arm]
+    name, path = str(cfg.model.name), str(cfg.model.path or "")
+    if not path or path == name:
+        return name
+    return path if name == "checkpoint" else f"{name} ({path})"
+
+
+def teacher_budget(manifests: dict[str, Any]) -> dict[str, Any] | None:
+    """Spend through the teacher's cache ledger (all runs sharing it) after the last teacher stage that ran."""
+    last = None
+    for node in SYNTHESIS:
+        budget = manifests.get(node, {}).get("teacher", {}).get("budget")
+        if budget:
+            last = {**budget, "after": node, "model": manifests[node]["teacher"].get("model")}
+    return last
 
 
 def _metrics(ctx: StageContext, arm: str) -> dict[str, Any]:
@@ -54,9 +78,16 @@ def _metrics(ctx: StageContext, arm: str) -> dict[str, Any]:
 def render_markdown(report: dict[str, Any], suite: str) -> str:
     lines = [f"# LEMMA run report", "", f"## Results: accuracy (%) on `benchmark={suite}`", ""]
     lines += results_table(report, suite)
+    if report.get("gate"):
+        lines += ["", gate_line(report["gate"])]
+    if report.get("mechanism"):
+        lines += ["", "## Learning from errors: mechanism and budget", ""] + mechanism_table(report["mechanism"])
+        lines += depth_table(report["mechanism"])
     lines += ["", "## Data", ""] + data_section(report["data"])
     if report["teacher"]:
         lines += ["", "## Teacher calls", ""] + teacher_section(report["teacher"])
+    if report.get("budget"):
+        lines += ["", budget_line(report["budget"])]
     lines += ["", "## Stages (seconds when built)", "", "| stage | key | seconds |", "|---|---|---:|"]
     lines += [f"| {n} | `{s['key']}` | {s['seconds']:.1f} |" for n, s in report["stages"].items()]
     return "\n".join(lines) + "\n"
@@ -71,6 +102,67 @@ def results_table(report: dict[str, Any], suite: str) -> list[str]:
         for title, r in PAPER_ROWS.items():
             rows.append(f"| *{title}* | " + " | ".join(_fmt(r.get(b)) for b in benches) + f" | {_fmt(r['average'])} |")
     return rows
+
+
+MECHANISM_KEYS = ("acc", "first_attempt_acc", "reflect_rate", "wrong_to_right_n", "right_to_wrong_n", "acc_by_depth")
+
+
+def mechanism(arms: Any, results: dict[str, Any], manifests: dict[str, Any]) -> dict[str, Any]:
+    """Per arm, on the first benchmark: greedy and sampled accuracy, first attempts, reflections and what each arm
+    trained on (tokens with loss, clean solutions seen, trajectory rows), so arms are compared at a known budget."""
+    out: dict[str, Any] = {}
+    for arm in arms:
+        benches = results.get(arm, {}).get("benchmarks", {})
+        if not benches:
+            continue
+        name, m = next(iter(benches.items()))
+        sampled = m.get("sampled") or {}
+        train = manifests.get(f"train.{arm}", {}).get("stats", {})
+        out[arm] = {"benchmark": name, **{k: m.get(k) for k in MECHANISM_KEYS},
+                    "sampled_acc": sampled.get("acc"), "sampled_temperature": sampled.get("temperature"),
+                    "trained_tokens": train.get("trained_tokens"), "steps": train.get("steps"),
+                    "clean_solutions_seen": train.get("clean_solutions_seen"),
+                    "trajectory_rows": train.get("trajectory_rows")}
+    return out
+
+
+def mechanism_table(mech: dict[str, Any]) -> list[str]:
+    temp = next((m["sampled_temperature"] for m in mech.values() if m.get("sampled_temperature") is not None), None)
+    sampled = f"pass@1 T={temp:g}" if temp is not None else "pass@1 sampled"
+    rows = [f"| Model | greedy pass@1 | {sampled} | first attempt | reflects % | wrong→right | right→wrong | "
+            "steps | trained tokens | clean solutions seen | trajectory rows |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for arm, m in mech.items():
+        reflect = None if m.get("reflect_rate") is None else 100 * m["reflect_rate"]
+        rows.append(f"| {ARM_TITLES.get(arm, arm)} | {_fmt(m['acc'])} | {_fmt(m['sampled_acc'])} | "
+                    f"{_fmt(m['first_attempt_acc'])} | {_fmt(reflect)} | {_int(m['wrong_to_right_n'])} | "
+                    f"{_int(m['right_to_wrong_n'])} | {_int(m['steps'])} | {_int(m['trained_tokens'])} | "
+                    f"{_int(m['clean_solutions_seen'])} | {_int(m['trajectory_rows'])} |")
+    return rows
+
+
+def depth_table(mech: dict[str, Any]) -> list[str]:
+    depths = sorted({d for m in mech.values() for d in (m.get("acc_by_depth") or {})}, key=lambda d: (len(d), d))
+    if not depths:
+        return []
+    rows = ["", "Greedy accuracy (%) by chain depth:", "", "| Model | " + " | ".join(f"depth {d}" for d in depths) + " |",
+            "|---|" + "---:|" * len(depths)]
+    for arm, m in mech.items():
+        by = m.get("acc_by_depth") or {}
+        rows.append(f"| {ARM_TITLES.get(arm, arm)} | " + " | ".join(_fmt(by.get(d)) for d in depths) + " |")
+    return rows
+
+
+def gate_line(gate: dict[str, Any]) -> str:
+    verdict = "passed" if gate["passed"] else "**MISSED**"
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(gate["errors"].items(), key=lambda kv: -kv[1]))
+    return (f"**Warm-up gate {verdict}**: dev greedy accuracy {gate['dev_acc']:.1f}% (gate {gate['min_acc']:g}-"
+            f"{gate['max_acc']:g}%), {100 * gate['lookup_share']:.0f}% of errors of the lookup/ordering kind (gate >= "
+            f"{100 * gate['min_lookup_share']:.0f}%); first errors on {gate['n']} dev problems: {errors or 'none'}.")
+
+
+def _int(value: Any) -> str:
+    return "-" if value is None else f"{int(value):,}"
 
 
 def data_section(data: dict[str, Any]) -> list[str]:
@@ -111,6 +203,17 @@ def teacher_section(teacher: dict[str, Any]) -> list[str]:
         rows.append(f"| {node} | {t['requests']} | {t['cache_hits']} | {t['retries']} | {t['parse_failures']} | "
                     f"{t['failures']} | {t['input_tokens']} | {t['output_tokens']} | {t['cost_usd']:.4f} |")
     return rows
+
+
+def budget_line(budget: dict[str, Any]) -> str:
+    """Spent so far and what remains of teacher.max_cost_usd, counted over every run sharing the cache."""
+    scope = "through this cache, all runs and sweep jobs" if budget.get("scope") == "cache" else "in this run"
+    text = f"**Teacher spend** ({budget.get('model')}, {scope}, after {budget['after']}): ${budget['spent_total_usd']:.2f}"
+    if budget.get("max_cost_usd") is not None:
+        text += f" of teacher.max_cost_usd=${budget['max_cost_usd']:.2f}; ${budget['remaining_usd']:.2f} remaining."
+    else:
+        return text + " (no teacher.max_cost_usd cap)."
+    return text
 
 
 def _fmt(value: Any) -> str:

@@ -2,14 +2,19 @@
 
 Paper §3.1: LLaMA3-8B at T=0.7 on GSM8K and MATH train. The original has no script for this step and does not record
 n; here n, temperature, shots and the prompt are config values, and every sample keeps its extracted answer and
-verdict, so the classify stage sees only real, graded errors.
+verdict, so the classify stage sees only real, graded errors. The original's samples came from its evaluation
+harness run on the train split, so the token budget defaults to the evaluation's 1024 (a MATH solution cut at 256
+tokens would be graded wrong and then paid for as an "error"), `sample.shots` puts the evaluation's GSM8K demos
+(lemma.demos) before each question, and `generation.backend=auto` samples with vLLM on a GPU node that has it.
+Generation and grading report progress as they go (lemma.progress).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lemma.generation import SamplingSpec, generate
+from lemma.demos import demo_bytes, shots_for
+from lemma.generation import SamplingSpec, choose_backend, generate
 from lemma.pipeline import Stage, StageContext
 from lemma.prompt_format import STOP_STRINGS, get_format
 from lemma.records import Attempt, Problem, read_jsonl, write_jsonl
@@ -24,12 +29,22 @@ def run(ctx: StageContext) -> dict[str, Any]:
     fmt = get_format(cfg.model.prompt_format)
     spec = SamplingSpec(n=cfg.sample.n, temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
                         max_new_tokens=cfg.sample.max_new_tokens, stop=STOP_STRINGS, seed=cfg.sample.seed)
-    ctx.log.info("sampling %d problems x %d from %s", len(problems), spec.n, student)
-    outputs = generate(student, [fmt.render(p.question) for p in problems], spec, backend=str(cfg.generation.backend),
-                       batch_size=cfg.sample.batch_size, device=cfg.generation.device,
-                       tensor_parallel_size=cfg.generation.tensor_parallel_size)
+    backend = choose_backend(str(cfg.generation.backend), model_kind=None if cfg.sample.student else str(cfg.model.kind))
+    shots = shots_for(int(cfg.sample.shots))
+    ctx.log.info("sampling %d problems x %d from %s (%s, %d-shot, up to %d new tokens)", len(problems), spec.n,
+                 student, backend, len(shots), spec.max_new_tokens)
+    with ctx.progress("generate", len(problems) * spec.n, unit="samples") as progress:
+        outputs = generate(student, [fmt.render(p.question, shots=shots) for p in problems], spec, backend=backend,
+                           batch_size=cfg.sample.batch_size, device=cfg.generation.device,
+                           tensor_parallel_size=cfg.generation.tensor_parallel_size,
+                           gpu_memory_utilization=cfg.generation.gpu_memory_utilization,
+                           engines=ctx.services.engines, progress=progress)
     texts = [(p, k, g) for p, gens in zip(problems, outputs) for k, g in enumerate(gens)]
-    verdicts = ctx.grader.grade([g.text for _, _, g in texts], [p.gold for p, _, _ in texts])
+    from lemma.progress import ProgressGrader
+
+    with ctx.progress("grade", 0, unit="answers") as progress:
+        verdicts = ProgressGrader(ctx.grader, progress).grade([g.text for _, _, g in texts],
+                                                              [p.gold for p, _, _ in texts])
     attempts = [Attempt(id=f"{p.id}-s{k}", problem_id=p.id, sample_index=k, text=g.text, extracted=v.extracted,
                         correct=v.correct) for (p, k, g), v in zip(texts, verdicts)]
     write_jsonl(ctx.out / "attempts.jsonl", attempts)
@@ -37,12 +52,14 @@ def run(ctx: StageContext) -> dict[str, Any]:
     n_correct = sum(a.correct for a in attempts)
     return {"student": student, "problems": len(problems), "attempts": len(attempts), "correct": n_correct,
             "accuracy": round(100 * n_correct / max(1, len(attempts)), 1), "problems_with_errors": len(wrong_problems),
-            "truncated": sum(g.truncated for _, _, g in texts), "grading_timeouts": sum(v.timed_out for v in verdicts)}
+            "truncated": sum(g.truncated for _, _, g in texts), "grading_timeouts": sum(v.timed_out for v in verdicts),
+            "backend": backend, "shots": len(shots)}
 
 
 def _files(cfg: Any) -> dict[str, bytes]:
-    return {"prompt_format": get_format(cfg.model.prompt_format).sha256.encode()}
+    demos = demo_bytes() if int(cfg.sample.shots) else {}  # the demos shown decide the samples
+    return {"prompt_format": get_format(cfg.model.prompt_format).sha256.encode(), **demos}
 
 
 STAGE = Stage(name="sample", run=run, needs=lambda cfg, arm: ("problems", "base"), keys=("sample",),
-              files=_files)
+              files=_files, uses=("student",))

@@ -29,7 +29,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
     ok = [(i, o.value) for i, o in zip(todo, outcomes) if o.ok and o.value]
     verdicts = ctx.grader.grade([text for _, text in ok], [problems[trajectories[i].problem_id].gold for i, _ in ok])
     for (i, text), verdict in zip(ok, verdicts):
-        if verdict.correct:
+        if text == trajectories[i].text:  # a teacher that leaves the text as it is (the relations world's)
+            counts["unchanged"] += 1
+        elif verdict.correct:
             trajectories[i] = smoothed(trajectories[i], text, verdict.extracted)
             counts["smoothed"] += 1
         else:
@@ -44,4 +46,4 @@ def smoothed(t: Trajectory, text: str, extracted: str | None) -> Trajectory:
 
 
 STAGE = Stage(name="smooth", run=run, needs=lambda cfg, arm: ("problems", "correct"), keys=("teacher", "correction.smooth"),
-              files=lambda cfg: prompt_files(cfg, "smooth"))
+              files=lambda cfg: prompt_files(cfg, "smooth"), uses=("teacher",))

@@ -1,11 +1,11 @@
-"""train: supervised fine-tuning of the base model, once per arm (nodes `train.sft` and `train.lemma`).
+"""train: supervised fine-tuning of the base model, once per arm (nodes `train.sft`, `train.clean`, `train.lemma`).
 
-- `train.sft`, the paper's "SFT" baseline: the train problems' reference solutions.
-- `train.lemma`: the error -> reflection -> correction trajectories of `build` (its sft.jsonl; with
-  data=lemma_release, the released rows converted by build).
-Both start from the same base model with the same step budget (train.max_steps, else train.epochs), the same
-prompt format as evaluation (lemma.prompt_format; the original trained with `Human:/Assistant:` and evaluated with
-cot-meta-math, METHOD.md §10 item 13), loss on the response and its EOS only (b6).
+What each arm trains on is `lemma.arms`: references (sft), the trajectories of `build` (lemma), and their
+error-free twins (clean, the control that isolates the errors and reflections); with `build.trajectory_share` the
+three are matched row for row. Every arm starts from the same base model with the same step budget
+(train.max_steps, else train.epochs), the same prompt format as evaluation (lemma.prompt_format; the original trained
+with `Human:/Assistant:` and evaluated with cot-meta-math, METHOD.md §10 item 13), loss on the response and its EOS
+only (b6), and, with `train.mask_error_lines`, no loss on the wrong step of a trajectory.
 
 The stage is the driver of DESIGN.md §6: it writes job.yaml into the artifact, checks memory (b4) and launches the
 worker as a child process; checkpoints live in ctx.work_dir(), derived from the artifact key, so rerunning the same
@@ -19,51 +19,38 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lemma.arms import ArmRows, matched_rows, paper_rows
 from lemma.model import MODEL_DIR, model_path
 from lemma.pipeline import Stage, StageContext
 from lemma.prompt_format import get_format
-from lemma.records import Problem, read_jsonl
+from lemma.records import Problem, SFTExample, read_jsonl
 
 SFT_FILE = "sft.jsonl"  # what build writes
 
 
 def reference_pairs(problems_file: Path, prompt_format: str) -> list[tuple[str, str]]:
-    """(prompt, completion) from the train problems' reference solutions: the plain SFT baseline's data."""
+    """(prompt, completion) from the train problems' reference solutions: the base model's warm-up data."""
     fmt = get_format(prompt_format)
     return [fmt.sft_pair(p.question, p.reference) for p in read_jsonl(problems_file, Problem)]
 
 
-def sft_pairs(path: Path, prompt_format: str) -> list[tuple[str, str]]:
-    """(prompt, completion) from SFTExample rows, or released Alpaca rows (instruction, input, output)."""
-    fmt, pairs = get_format(prompt_format), []
-    with Path(path).open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if "question" in row and "response" in row:
-                question, response = row["question"], row["response"]
-            elif "instruction" in row and "output" in row:
-                extra = (row.get("input") or "").strip()
-                question, response = row["instruction"] + (f"\n\n{extra}" if extra else ""), row["output"]
-            else:
-                raise ValueError(f"{path}:{lineno}: a training row needs question/response or instruction/output")
-            pairs.append(fmt.sft_pair(question, response))
-    return pairs
-
-
-def training_pairs(ctx: StageContext) -> list[tuple[str, str]]:
-    fmt = ctx.cfg.model.prompt_format
-    if ctx.arm == "sft":
-        pairs = reference_pairs(ctx.input("problems").file("train.jsonl"), fmt)
-        if not pairs:
-            raise ValueError(f"train.sft: data={ctx.cfg.data.name} has no train problems with reference solutions "
-                             "for the SFT baseline; drop the arm (arms=[base,lemma]) or use data=gsm8k_math")
-        return pairs
-    pairs = sft_pairs(ctx.input("build").file(SFT_FILE), fmt)
-    if not pairs:
-        raise ValueError("train.lemma: build's sft.jsonl is empty; nothing to train on")
-    return pairs
+def arm_rows(ctx: StageContext) -> ArmRows:
+    cfg, arm = ctx.cfg, str(ctx.arm)
+    problems = read_jsonl(ctx.input("problems").file("train.jsonl"), Problem) if "problems" in ctx.inputs else []
+    examples = read_jsonl(ctx.input("build").file(SFT_FILE), SFTExample) if "build" in ctx.inputs else []
+    fmt, mask = str(cfg.model.prompt_format), bool(cfg.train.mask_error_lines)
+    share = cfg.build.trajectory_share
+    if share is not None:
+        n_rows = int(cfg.train.max_steps) * int(cfg.train.global_batch)
+        got = matched_rows(arm, problems, examples, n_rows=n_rows, share=float(share), seed=int(cfg.build.seed),
+                           prompt_format=fmt, mask_error_lines=mask)
+    else:
+        got = paper_rows(arm, problems, examples, prompt_format=fmt, mask_error_lines=mask)
+    if not got.rows:
+        raise ValueError(f"train.{arm}: no rows to train on (data={cfg.data.name}); "
+                         + ("the data has no train problems with references: drop the arm from `arms`"
+                            if arm == "sft" else "build's sft.jsonl is empty"))
+    return got
 
 
 def train_model(ctx: StageContext, pairs: list[tuple[str, str]], base_model: str, run_name: str,
@@ -81,7 +68,9 @@ def train_model(ctx: StageContext, pairs: list[tuple[str, str]], base_model: str
                       data_path=rows, output_dir=ctx.out / MODEL_DIR, checkpoint_dir=work, run_name=run_name,
                       report_to="none")  # one W&B run per job: lemma.tracking logs train_log.jsonl into it
     estimate = preflight.check(job, float(cfg.model.params_b), cfg.model.path or cfg.model.name)
-    metrics = launch.run_job(job, ctx.out)
+    tracker = ctx.services.tracker  # training curves reach the tracker live, every train.log_every steps
+    on_log = (lambda row: tracker.log_train_step(ctx.node, row)) if tracker is not None else None
+    metrics = launch.run_job(job, ctx.out, on_log=on_log)
     launch.copy_logs(job, ctx.out)
     if estimate is not None:
         metrics["memory_estimate_gb"] = round(estimate.total_gb, 1)
@@ -90,17 +79,19 @@ def train_model(ctx: StageContext, pairs: list[tuple[str, str]], base_model: str
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
-    pairs = training_pairs(ctx)
+    got = arm_rows(ctx)
     base = model_path(ctx.input("base"))
-    metrics = train_model(ctx, pairs, base, run_name=f"{ctx.node}-{ctx.key}")
-    ctx.log.info("%s: %d examples, %d steps, final loss %.4f, %.0f tokens/s", ctx.node, metrics["examples"],
-                 metrics["steps"], metrics["final_loss"], metrics["tokens_per_s"])
-    return {"arm": ctx.arm, "rows": len(pairs), "base_model": base, **_flat(metrics)}
+    metrics = train_model(ctx, got.rows, base, run_name=f"{ctx.node}-{ctx.key}")
+    ctx.log.info("%s: %d examples (%d trajectories), %d steps, final loss %.4f, %.0f tokens/s", ctx.node,
+                 metrics["examples"], got.trajectories, metrics["steps"], metrics["final_loss"], metrics["tokens_per_s"])
+    return {"arm": ctx.arm, "rows": len(got.rows), "trajectory_rows": got.trajectories,
+            "clean_solutions_seen": got.clean_solutions, "base_model": base, **_flat(metrics)}
 
 
 def _flat(metrics: dict[str, Any]) -> dict[str, Any]:
     data = metrics.get("data", {})
-    keep = ("final_loss", "steps", "real_tokens", "tokens_per_s", "padding_share", "train_seconds", "num_params",
+    metrics = {**metrics, "trained_tokens": data.get("trained_tokens")}
+    keep = ("final_loss", "steps", "real_tokens", "trained_tokens", "tokens_per_s", "padding_share", "train_seconds", "num_params",
             "examples", "resumed_from_step", "world_size", "backend", "zero_stage", "memory_estimate_gb")
     return {**{k: metrics[k] for k in keep if k in metrics},
             "dropped_too_long": data.get("dropped_too_long", 0), "mean_length": data.get("mean_length")}
@@ -109,9 +100,12 @@ def _flat(metrics: dict[str, Any]) -> dict[str, Any]:
 def _needs(cfg: Any, arm: str | None) -> tuple[str, ...]:
     if arm == "sft":
         return ("problems", "base")
-    if arm == "lemma":
-        return ("base", "build")
-    raise ValueError(f"train has the nodes train.sft and train.lemma, not {arm!r}")
+    if arm in ("clean", "lemma"):
+        return ("problems", "base", "build")
+    raise ValueError(f"train has the nodes train.sft, train.clean and train.lemma, not {arm!r}")
 
 
-STAGE = Stage(name="train", run=run, needs=_needs, keys=("train", "model.prompt_format"), version=1)
+STAGE = Stage(name="train", run=run, needs=_needs,
+              keys=("train", "model.prompt_format", "build.trajectory_share", "build.seed"),
+              version=2,
+              uses=("trainer",))

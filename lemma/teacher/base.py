@@ -57,6 +57,7 @@ class Revision:
     """A Fix & Continue or Fresh & Restart revision: what follows the kept prefix."""
     continuation: str  # starts with the reflection phrase
     reflection: str = ""
+    clean: str | None = None  # the same problem solved without the error and the reflection (the `clean` arm's row)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def make_teacher(cfg: DictConfig, cache_dir: str) -> Teacher:
     if backend == "symbolic":
         from lemma.teacher.symbolic import SymbolicTeacher
 
-        return SymbolicTeacher(seed=cfg.teacher.seed or 0)  # in the teacher's key, unlike the run seed
+        # the seed is in the teacher's key, unlike the run seed; the world is the data's (arith or relations)
+        return SymbolicTeacher(seed=cfg.teacher.seed or 0, world=str(cfg.data.name))
     from lemma.teacher.llm import LLMTeacher  # issue 4: openai, vllm and hf backends
 
     return LLMTeacher.from_config(cfg, cache_dir)

@@ -5,7 +5,10 @@ This is the part the original lacked entirely (METHOD.md §10, defect 10: blocki
 - remote calls run concurrently under the limiter (semaphore, RPM/TPM buckets, bounded retries, circuit breaker);
 - each reply is stored in the cache *before* it is returned, so a kill at any moment loses only unanswered calls;
 - a condition that must stop the stage (budget, open circuit, bad key) stops admitting new calls, lets the calls
-  already in flight finish and get cached, then raises.
+  already in flight finish and get cached, then raises;
+- with `progress` set (lemma.progress), every cache hit and every finished call is counted as it happens;
+- with `dry_run` set, a batch with uncached calls sends nothing and stops with their count and an estimated cost
+  (lemma.teacher.dry_run).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from lemma.teacher.accounting import Ledger, estimate_tokens
 from lemma.teacher.base import TeacherUsage
 from lemma.teacher.cache import Reply, RequestCache, request_key
 from lemma.teacher.clients import Messages, Sampling
+from lemma.teacher.dry_run import DryRunStop, estimate
 from lemma.teacher.limiter import AttemptLog, Limiter, PermanentError, TeacherStopped, TransientError
 
 SEED_STRIDE = 1000  # per-request seed = teacher.seed + SEED_STRIDE * draw + attempt
@@ -41,6 +45,8 @@ class Engine:
         self.temperature, self.top_p, self.max_tokens, self.seed = temperature, top_p, max_tokens, seed
         self.limiter = limiter
         self._stop: TeacherStopped | None = None
+        self.progress: Any = None  # a lemma.progress.Progress while a job runs (set by LLMTeacher)
+        self.dry_run = False
 
     def sampling(self, call: Call) -> Sampling:
         draw, attempt = call.sample
@@ -68,6 +74,10 @@ class Engine:
                     self.usage.cache_hits += 1  # answered by the identical call sent in this batch
                 pending.setdefault(key, []).append(i)
         todo = [(key, calls[idx[0]]) for key, idx in pending.items()]
+        if self.progress is not None:
+            self.progress.skip(len(calls) - len(todo))
+        if self.dry_run and todo:
+            self._stop_dry_run(todo, [r for r in results if isinstance(r, Reply)])
         answers = await (self._remote(todo) if self.backend.remote else self._local(todo))
         for (key, _), answer in zip(todo, answers):
             for i in pending[key]:
@@ -99,7 +109,7 @@ class Engine:
             return await self.backend.send(call.messages, sampling)
 
         failure = "stopped"
-        try:
+        try:  # progress counts the call when it ends, however it ends
             reply = await self.limiter.call(send, prompt_tokens + sampling.max_tokens, log,
                                             used_tokens=lambda r: r.input_tokens + r.output_tokens)
         except TeacherStopped as exc:
@@ -111,6 +121,8 @@ class Engine:
             return reply
         finally:
             self._count(log)
+            if self.progress is not None:
+                self.progress.advance()
         if reservation:
             self.ledger.release(reservation[0])
         return failure
@@ -133,7 +145,17 @@ class Engine:
                 self.usage.requests += 1
                 self._store(key, call, sampling, reply, 0.0)
                 out.append(reply)
+            if self.progress is not None:
+                self.progress.advance(len(chunk))
         return out
+
+    def _stop_dry_run(self, todo: list[tuple[str, Call]], cached: list[Reply]) -> None:
+        """Raise DryRunStop with the count and price of the calls that would be sent."""
+        prices = self.ledger.prices
+        guess = estimate(todo[0][1].job, str(self.backend.model), [estimate_tokens(c.messages) for _, c in todo],
+                         [r.output_tokens for r in cached if r.output_tokens], len(cached), self.max_tokens,
+                         prices.input_per_mtok, prices.output_per_mtok, bool(self.backend.remote))
+        raise DryRunStop(guess.summary(self.ledger.status()))
 
     def _store(self, key: str, call: Call, sampling: Sampling, reply: Reply, reservation: float) -> None:
         request = {"backend": self.backend.name, "model": self.backend.model, "job": call.job,

@@ -23,11 +23,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from lemma.errors import LemmaError
+
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class TeacherStopped(RuntimeError):
+class TeacherStopped(LemmaError, RuntimeError):
     """A condition that must stop the whole stage (not one item): budget, broken endpoint, bad credentials."""
 
 
@@ -95,15 +97,16 @@ class RetryPolicy:
 
 
 class TokenBucket:
-    """`rate_per_min` units per minute, holding at most one minute's worth (a full bucket allows that burst)."""
+    """`rate_per_min` units per minute, holding at most `burst_s` seconds' worth (a full bucket allows that burst;
+    one minute's worth by default, and never less than one unit); it starts full unless `initial` says otherwise."""
 
     def __init__(self, rate_per_min: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 sleep: Sleep = asyncio.sleep, burst_s: float = 60.0, initial: float | None = None) -> None:
         if rate_per_min <= 0:
             raise ValueError(f"token bucket rate must be positive, got {rate_per_min}")
-        self.capacity = float(rate_per_min)
+        self.capacity = max(1.0, float(rate_per_min) * burst_s / 60.0)
         self.rate = rate_per_min / 60.0
-        self.tokens = self.capacity
+        self.tokens = self.capacity if initial is None else min(self.capacity, float(initial))
         self._clock, self._sleep = clock, sleep
         self._stamp = clock()
 
@@ -120,7 +123,7 @@ class TokenBucket:
             if self.tokens >= amount:
                 self.tokens -= amount
                 return amount
-            await self._sleep((amount - self.tokens) / self.rate)
+            await self._sleep(max((amount - self.tokens) / self.rate, 1e-3))  # never a zero-length spin
 
     def refund(self, amount: float) -> None:
         self._refill()
@@ -172,7 +175,12 @@ class Limiter:
         self.max_concurrency = max_concurrency
         self.policy = policy
         self.breaker = breaker
-        self.requests = TokenBucket(rpm, sleep=sleep) if rpm else None
+        # Hosted APIs enforce RPM over short windows (OpenAI: "60,000 RPM may be enforced as 1,000 per second"):
+        # a minute's burst at start meets a wall of 429s, enough in a row to open the circuit breaker. So requests
+        # start paced (one every 60/rpm s from the first on), and the bucket holds at most one second's worth, which
+        # absorbs event-loop delays without bursting past a second's share (benchmarks/bench_teacher.py, realistic
+        # endpoint; tests/unit/test_rpm_pacing.py).
+        self.requests = TokenBucket(rpm, sleep=sleep, burst_s=1.0, initial=1.0) if rpm else None
         self.tokens = TokenBucket(tpm, sleep=sleep) if tpm else None
         self._sleep = sleep
         self._semaphore: asyncio.Semaphore | None = None

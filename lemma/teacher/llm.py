@@ -7,6 +7,10 @@ entry and, with `teacher.seed` set, a new seed). Items that still fail come back
 counted in `usage.failure_reasons`; only conditions that concern the whole stage (budget, open circuit, bad
 credentials) raise `TeacherStopped`. This replaces the original's blocking per-process client whose exceptions
 killed workers and lost questions (METHOD.md §10, defects 6, 10, 11).
+
+Each job reports progress while it runs (lemma.progress: done/total, cache hits, retries, re-asks, tokens, dollars
+of this job and in total against `teacher.max_cost_usd`, ETA), and its spend goes into the ledger beside the
+request cache (lemma.teacher.ledger), so the cap holds across reruns and sweep jobs.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from lemma.taxonomy import ErrorType
+from lemma.progress import Progress, human_count
 from lemma.teacher import jobs
 from lemma.teacher.accounting import Ledger, Prices
 from lemma.teacher.base import (ClassifyRequest, InjectRequest, Injection, Label, Location, LocateRequest, Outcome,
@@ -27,14 +32,18 @@ from lemma.teacher.base import (ClassifyRequest, InjectRequest, Injection, Label
 from lemma.teacher.cache import Reply, RequestCache
 from lemma.teacher.clients import make_backend
 from lemma.teacher.engine import Call, Engine
+from lemma.teacher.ledger import SpendLedger
 from lemma.teacher.limiter import CircuitBreaker, Limiter, RetryPolicy
+from lemma.teacher.parse_guard import check_replies
 
 log = logging.getLogger(__name__)
 
 
 class LLMTeacher:
-    def __init__(self, name: str, engine: Engine, prompt_set: str = "default", max_reasks: int = 2) -> None:
+    def __init__(self, name: str, engine: Engine, prompt_set: str = "default", max_reasks: int = 2,
+                 progress_interval_s: float | None = None) -> None:
         self.name = name
+        self.progress_interval_s = progress_interval_s
         self.engine = engine
         self.model = engine.backend.model
         self.usage = engine.usage
@@ -57,11 +66,15 @@ class LLMTeacher:
             limiter = Limiter(int(t.max_concurrency), policy,
                               CircuitBreaker(int(t.circuit_breaker_failures), backend.endpoint),
                               rpm=t.rpm, tpm=t.tpm)
+        cache = RequestCache(Path(cache_dir), str(t.model))
         ledger = Ledger(usage, Prices(float(t.price_input_per_mtok), float(t.price_output_per_mtok)),
-                        None if t.max_cost_usd is None else float(t.max_cost_usd))
-        engine = Engine(backend, RequestCache(Path(cache_dir), str(t.model)), ledger, usage, float(t.temperature),
+                        None if t.max_cost_usd is None else float(t.max_cost_usd), spend=SpendLedger.beside(cache.dir))
+        engine = Engine(backend, cache, ledger, usage, float(t.temperature),
                         float(t.top_p), int(t.max_tokens), None if t.seed is None else int(t.seed), limiter)
-        return cls(str(t.name), engine, str(t.prompts), int(t.max_reasks))
+        engine.dry_run = bool(t.get("dry_run", False))
+        interval = OmegaConf.select(cfg, "pipeline.progress_interval_s")
+        return cls(str(t.name), engine, str(t.prompts), int(t.max_reasks),
+                   None if interval is None else float(interval))
 
     @property
     def injectable_types(self) -> frozenset[ErrorType]:
@@ -96,6 +109,19 @@ class LLMTeacher:
         """Worst-case dollars to send these prompts once (a dry run; cache hits are not subtracted)."""
         return self.engine.ledger.estimate([p.messages for p in prompts], self.engine.max_tokens)
 
+    def budget_status(self) -> dict[str, Any]:
+        """Spent so far through this cache (all runs), the cap and what remains: for manifests and the report."""
+        return self.engine.ledger.status()
+
+    @property
+    def holds_gpu(self) -> bool:
+        """True while a local backend (vLLM, transformers) has a model loaded."""
+        return bool(getattr(self.engine.backend, "loaded", False))
+
+    def release(self) -> None:
+        """Shut down a local model and free its GPU memory; it is loaded again on the next request."""
+        self.close()
+
     def close(self) -> None:
         closer = getattr(self.engine.backend, "close", None)
         if closer is not None:
@@ -106,12 +132,18 @@ class LLMTeacher:
         if not prompts:
             return []
         before = self.usage.snapshot()
-        outcomes = asyncio.run(self._rounds(job, prompts))
+        with self._progress(job, len(prompts), before) as progress:
+            self.engine.progress = progress
+            try:
+                outcomes = asyncio.run(self._rounds(job, prompts))
+            finally:
+                self.engine.progress = None
         for outcome in outcomes:
             if not outcome.ok:
                 self.usage.failures += 1
                 self.usage.failure_reasons[outcome.failure or "unknown"] += 1
         self._log(job, outcomes, self.usage.since(before))
+        check_replies(job, outcomes, self.model, _prompt_file(job, self.prompt_set), self.max_reasks)
         return outcomes
 
     async def _rounds(self, job: str, prompts: list[jobs.Prompt]) -> list[Outcome[Any]]:
@@ -122,6 +154,8 @@ class LLMTeacher:
                 break
             if attempt:
                 self.usage.reasks += len(todo)
+                if self.engine.progress is not None:
+                    self.engine.progress.add_total(len(todo))
             calls = [Call(job, prompts[i].messages, (prompts[i].draw, attempt)) for i in todo]
             replies = await self.engine.complete(calls)
             todo = [i for i, reply in zip(todo, replies) if self._settle(prompts[i], reply, outcomes, i)]
@@ -140,6 +174,24 @@ class LLMTeacher:
         self.usage.parse_failures += 1
         return True
 
+    def _progress(self, job: str, total: int, before: TeacherUsage) -> Progress:
+        """The job's progress reporter: cache hits, retries, re-asks, tokens and dollars so far, against the cap."""
+        ledger = self.engine.ledger
+        spent_before = ledger.status()["spent_total_usd"] if ledger.spend is not None else 0.0
+
+        def stats() -> str:
+            d = self.usage.since(before)
+            money = f"${d['cost_usd']:.2f}"
+            if ledger.spend is not None or ledger.max_cost_usd is not None:
+                total_spent = spent_before + d["cost_usd"] if ledger.spend is not None else self.usage.cost_usd
+                cap = f" of ${ledger.max_cost_usd:,.2f}" if ledger.max_cost_usd is not None else ""
+                money += f" (total ${total_spent:,.2f}{cap})"
+            return (f"cache hits {d['cache_hits']:,} | retries {d['retries']:,} | re-asks {d['reasks']:,} | "
+                    f"tokens {human_count(d['input_tokens'])} in / {human_count(d['output_tokens'])} out | {money}")
+
+        return Progress(f"{job} <teacher={self.model}>", total, interval_s=self.progress_interval_s, unit="req",
+                        stats=stats, logger=log)
+
     def _log(self, job: str, outcomes: list[Outcome[Any]], delta: dict[str, Any]) -> None:
         ok = sum(o.ok for o in outcomes)
         reasons = f" {delta['failure_reasons']}" if delta["failure_reasons"] else ""
@@ -147,3 +199,13 @@ class LLMTeacher:
                  "$%.4f) <teacher=%s>", job, ok, len(outcomes), len(outcomes) - ok, reasons,
                  delta["requests"], delta["cache_hits"], delta["retries"], delta["reasks"], delta["input_tokens"],
                  delta["output_tokens"], delta["cost_usd"], self.model)
+
+
+def _prompt_file(job: str, prompt_set: str) -> str:
+    """The prompt file a job renders, relative to the package, for messages about its replies."""
+    from lemma.prompts import PROMPT_DIR, prompt_path
+
+    try:
+        return str(prompt_path(job, prompt_set).relative_to(PROMPT_DIR.parent.parent))
+    except (FileNotFoundError, ValueError):
+        return f"lemma/prompts/{job}/{prompt_set}.md"

@@ -3,7 +3,9 @@ transformers generation for small models.
 
 Both are imported and built lazily, on the first batch that needs them, so API-only runs never need vLLM (the original
 imported it everywhere, METHOD.md §10 defect 10) and configs can be validated without loading weights. They generate
-a whole chunk of prompts at once; the engine caches each chunk's replies before any is used.
+a whole chunk of prompts at once; the engine caches each chunk's replies before any is used. `close()` shuts the
+model down and frees its GPU memory (lemma.engines.shutdown_engine); the pipeline calls it before a stage that
+needs the GPU for something else (training, the student), and the next request loads the model again.
 """
 
 from __future__ import annotations
@@ -47,8 +49,16 @@ class VLLMBackend:
         outputs = self._engine().chat(prompts, params, use_tqdm=False)
         return [_vllm_reply(o) for o in outputs]
 
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
     def close(self) -> None:
-        self._llm = None
+        from lemma.engines import shutdown_engine
+
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            shutdown_engine(llm)
 
 
 def _vllm_reply(output: Any) -> Reply:
@@ -104,5 +114,14 @@ class HFBackend:
         finish = "length" if len(new) >= sampling.max_tokens else "stop"
         return Reply(tok.decode(new, skip_special_tokens=True), finish, int(prompt_len), int(len(new)))
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
     def close(self) -> None:
+        from lemma.engines import release_cuda_memory
+
+        loaded = self._model is not None
         self._model = self._tokenizer = None
+        if loaded:
+            release_cuda_memory()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lemma.errors import LemmaError
 from lemma.training.job import TrainJob, batch_plan
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ META = "lemma_checkpoint.json"
 STARTED_MARKER = "SAVED_A_CHECKPOINT"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(LemmaError, RuntimeError):
     """A checkpoint folder that cannot be resumed as configured; the message says what to do."""
 
 

@@ -26,23 +26,32 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 IGNORE = -100
 
 
-def write_rows(path: Path, pairs: list[tuple[str, str]]) -> int:
-    """The rows file a TrainJob reads: one {"prompt", "completion"} object per line (atomic write)."""
+Row = tuple  # (prompt, completion) or (prompt, completion, masked): masked = [[start, end), ...] in the completion
+
+
+def write_rows(path: Path, rows: list[Row]) -> int:
+    """The rows file a TrainJob reads: one {"prompt", "completion"[, "masked"]} object per line (atomic write).
+
+    `masked` character spans of the completion are context, not targets: their tokens get no loss.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with tmp.open("w", encoding="utf-8") as fh:
-        for prompt, completion in pairs:
-            fh.write(json.dumps({"prompt": prompt, "completion": completion}, ensure_ascii=False) + "\n")
+        for prompt, completion, *rest in rows:
+            row: dict[str, Any] = {"prompt": prompt, "completion": completion}
+            if rest and rest[0]:
+                row["masked"] = [list(span) for span in rest[0]]
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
-    return len(pairs)
+    return len(rows)
 
 
-def read_rows(path: Path) -> list[tuple[str, str]]:
+def read_rows(path: Path) -> list[tuple[str, str, list[list[int]]]]:
     rows = []
     with Path(path).open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -50,7 +59,7 @@ def read_rows(path: Path) -> list[tuple[str, str]]:
                 row = json.loads(line)
                 if "prompt" not in row or "completion" not in row:
                     raise ValueError(f"{path}:{lineno}: a training row needs 'prompt' and 'completion'")
-                rows.append((row["prompt"], row["completion"]))
+                rows.append((row["prompt"], row["completion"], row.get("masked") or []))
     return rows
 
 
@@ -61,15 +70,25 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     return hashlib.sha256((body + specials).encode()).hexdigest()[:16]
 
 
-def encode_pairs(tokenizer: Any, pairs: list[tuple[str, str]]) -> tuple[list[list[int]], list[int]]:
-    """Token ids (prompt + completion + EOS) and prompt lengths; the loss covers everything after the prompt."""
+def encode_pairs(tokenizer: Any, rows: list[Row]) -> tuple[list[list[int]], list[int], list[list[int]] | None]:
+    """Token ids (prompt + completion + EOS), prompt lengths and, when some row masks spans, per-token loss flags.
+
+    The loss covers everything after the prompt, except completion tokens that overlap a masked character span.
+    """
     eos = tokenizer.eos_token_id
     if eos is None:
         raise ValueError("the tokenizer has no EOS token: a base model would never learn to stop (DESIGN.md b6)")
-    prompts = tokenizer([p for p, _ in pairs], add_special_tokens=True)["input_ids"]
-    completions = tokenizer([c for _, c in pairs], add_special_tokens=False)["input_ids"]
-    ids = [list(p) + list(c) + [eos] for p, c in zip(prompts, completions)]
-    return ids, [len(p) for p in prompts]
+    prompts = tokenizer([r[0] for r in rows], add_special_tokens=True)["input_ids"]
+    completions = tokenizer([r[1] for r in rows], add_special_tokens=False, return_offsets_mapping=True)
+    ids = [list(p) + list(c) + [eos] for p, c in zip(prompts, completions["input_ids"])]
+    masked = [list(r[2]) if len(r) > 2 and r[2] else [] for r in rows]
+    if not any(masked):
+        return ids, [len(p) for p in prompts], None
+    flags = []
+    for p, offsets, spans in zip(prompts, completions["offset_mapping"], masked):
+        keep = [0 if any(a < end and b > start for start, end in spans) else 1 for a, b in offsets]
+        flags.append([0] * len(p) + keep + [1])
+    return ids, [len(p) for p in prompts], flags
 
 
 @dataclass
@@ -78,6 +97,7 @@ class TokenizedSet:
     ids: np.ndarray
     offsets: np.ndarray
     prompt_lens: np.ndarray
+    loss_flags: np.ndarray | None = None  # per token, 0 = no loss (a masked span); None = every response token
 
     def __len__(self) -> int:
         return len(self.prompt_lens)
@@ -90,6 +110,9 @@ class TokenizedSet:
         ids = self.ids[self.offsets[i]:self.offsets[i + 1]].tolist()
         labels = list(ids)
         labels[: int(self.prompt_lens[i])] = [IGNORE] * int(self.prompt_lens[i])
+        if self.loss_flags is not None:
+            flags = self.loss_flags[self.offsets[i]:self.offsets[i + 1]]
+            labels = [t if f else IGNORE for t, f in zip(labels, flags.tolist())]
         return {"input_ids": ids, "labels": labels}
 
 
@@ -103,7 +126,7 @@ def tokenize_to_cache(rows_path: Path, tokenizer: Any, max_seq_len: int, cache_d
     if path.is_file() and stats_path.is_file():
         return path, {**json.loads(stats_path.read_text()), "cache_hit": True}
     pairs = read_rows(rows_path)
-    ids, prompt_lens = encode_pairs(tokenizer, pairs)
+    ids, prompt_lens, flags = encode_pairs(tokenizer, pairs)
     keep = [i for i, seq in enumerate(ids) if len(seq) <= max_seq_len and prompt_lens[i] < len(seq)]
     if not keep:
         raise ValueError(f"{rows_path}: none of {len(pairs)} rows fits train.max_seq_len={max_seq_len}")
@@ -111,20 +134,31 @@ def tokenize_to_cache(rows_path: Path, tokenizer: Any, max_seq_len: int, cache_d
     data = {"ids": np.concatenate([np.asarray(ids[i], dtype=np.int32) for i in keep]),
             "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             "prompt_lens": np.asarray([prompt_lens[i] for i in keep], dtype=np.int32)}
+    if flags is not None:
+        data["loss_flags"] = np.concatenate([np.asarray(flags[i], dtype=np.uint8) for i in keep])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
     np.savez(tmp, **data)
     os.replace(tmp, path)
     stats = {"rows": len(pairs), "examples": len(keep), "dropped_too_long": len(pairs) - len(keep),
-             "tokens": int(lengths.sum()), "trained_tokens": int(lengths.sum() - data["prompt_lens"].sum()),
+             "tokens": int(lengths.sum()), "trained_tokens": int(lengths.sum() - data["prompt_lens"].sum()
+                                                                  - _masked_count(data, flags is not None)),
              "mean_length": round(float(lengths.mean()), 1), "max_length": int(lengths.max())}
     stats_path.write_text(json.dumps(stats))
     return path, {**stats, "cache_hit": False}
 
 
+def _masked_count(data: dict[str, np.ndarray], has_flags: bool) -> int:
+    """Response tokens a masked span takes out of the loss (prompt tokens are flagged 0 too, and not counted)."""
+    if not has_flags:
+        return 0
+    return int((data["loss_flags"] == 0).sum() - data["prompt_lens"].sum())
+
+
 def load_tokenized(path: Path) -> TokenizedSet:
     with np.load(path) as data:
-        return TokenizedSet(data["ids"], data["offsets"], data["prompt_lens"])
+        flags = data["loss_flags"] if "loss_flags" in data.files else None
+        return TokenizedSet(data["ids"], data["offsets"], data["prompt_lens"], flags)
 
 
 class SFTDataset(Dataset):

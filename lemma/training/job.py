@@ -14,8 +14,10 @@ from typing import Any, Optional
 
 from omegaconf import OmegaConf
 
+from lemma.errors import LemmaError
 
-class TrainJobError(ValueError):
+
+class TrainJobError(LemmaError, ValueError):
     """A job that cannot run as configured; the message names the config keys to change."""
 
 
@@ -114,7 +116,12 @@ def validate(job: TrainJob) -> None:
     if job.max_steps is None and job.epochs <= 0:
         problems.append("train.max_steps is null and train.epochs <= 0: nothing to train")
     if job.nnodes > 1 and not job.hostfile:
-        problems.append(f"train.nnodes={job.nnodes} needs train.hostfile (the deepspeed launcher reaches the nodes)")
+        from lemma.training.slurm import in_allocation_of
+
+        if not in_allocation_of(job.nnodes):
+            problems.append(f"train.nnodes={job.nnodes}: run inside a SLURM allocation of {job.nnodes} nodes with "
+                            "one task per node (srun, or hydra/launcher=submitit_slurm; lemma.training.slurm), or "
+                            "set train.hostfile for the deepspeed launcher over ssh")
     if job.save_every < 1 or job.keep_checkpoints < 1:
         problems.append("train.save_every and train.keep_checkpoints must be >= 1")
     if problems:

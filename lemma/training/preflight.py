@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from lemma.errors import LemmaError
 from lemma.training.job import TrainJob, batch_plan
 
 GB = 1e9
@@ -31,7 +32,7 @@ SHAPES: dict[str, tuple[int, int, int, int]] = {
 }
 
 
-class PreflightError(RuntimeError):
+class PreflightError(LemmaError, RuntimeError):
     """The config cannot fit; the message lists options that would."""
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from lemma.training import checkpoints
-from lemma.training.job import TrainJob, TrainJobError, batch_plan, load_job
+from lemma.training.job import TrainJob, TrainJobError, batch_plan, load_job, replace
 
 log = logging.getLogger("lemma.training")
 
@@ -79,13 +79,10 @@ def load_for_training(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:
     """The model to train and the parameter count the saved model must have."""
     from transformers import AutoModelForCausalLM
 
-    from lemma.model.loading import count_parameters
+    from lemma.model.loading import count_parameters, resolve_attn_implementation
 
     dtype = torch.bfloat16 if (job.bf16 and job.backend == "deepspeed") else torch.float32
-    attn = job.attn_implementation
-    if attn == "flash_attention_2" and on_cpu:
-        log.warning("flash_attention_2 needs a GPU; using sdpa on CPU")
-        attn = "sdpa"
+    attn = resolve_attn_implementation(job.attn_implementation, on_gpu=not on_cpu)
     model = AutoModelForCausalLM.from_pretrained(job.model_path, dtype=dtype,
                                                  **({"attn_implementation": attn} if attn else {}))
     model.config.use_cache = False  # packed rows see each other through the cache (ENVIRONMENT.md)
@@ -107,7 +104,12 @@ def build_trainer(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:
     if not job.tokenized_path:
         raise TrainJobError("job.tokenized_path is empty: the driver tokenises before launching "
                             "(lemma.training.launch.prepare)")
-    if job.packing and (on_cpu or job.attn_implementation != "flash_attention_2"):
+    from lemma.model.loading import resolve_attn_implementation
+
+    # resolved once (one warning): flash_attention_2 only where flash-attn and a GPU are there, else sdpa
+    job = replace(job, attn_implementation=resolve_attn_implementation(job.attn_implementation, on_gpu=not on_cpu))
+    flash = job.attn_implementation == "flash_attention_2"
+    if job.packing and not flash:
         log.warning("packing without flash_attention_2: exact, but attention runs over each whole packed row "
                     "(quadratic in its length); on CPU length grouping (packing off) is faster")
     args = training_arguments(job, on_cpu)
@@ -115,8 +117,7 @@ def build_trainer(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:
     model, n_params = load_for_training(job, on_cpu)
     data = load_tokenized(Path(job.tokenized_path))
     trainer = LemmaTrainer(model=model, args=args, train_dataset=SFTDataset(data), processing_class=tokenizer,
-                           data_collator=make_collator(job.packing, tokenizer.pad_token_id,
-                                                       job.attn_implementation == "flash_attention_2" and not on_cpu),
+                           data_collator=make_collator(job.packing, tokenizer.pad_token_id, flash),
                            callbacks=[LogCallback(job.checkpoints / LOG_FILE), CheckpointCallback(job)],
                            job=job, lengths=data.lengths, micro_batch=batch_plan(job)[0])
     if not job.progress_bar:

@@ -6,7 +6,13 @@ keep-alive), answers each teacher job by rule (tests/fakes/gsm8k_rules.py), and 
 seeded per (prompt, arrival number), so a rerun meets the same faults whatever the request order. It counts
 requests and answers per prompt hash, so tests can prove that a resumed run re-sends nothing already answered.
 
+For throughput measurements it can also behave like a real hosted endpoint: latency drawn from a log-normal
+distribution (`latency_median_s`, `latency_sigma`) and a requests-per-minute limit (`rpm_limit`) enforced the way
+OpenAI documents it, quantised to one second (600 RPM = at most 10 requests in any one-second bucket), answering
+429 with Retry-After beyond it. GET /stats returns the counters and the times of the first and last accepted request.
+
     python -m tests.fakes.openai_server --latency 0.1     # from the repository root; prints "PORT <n>"
+    python -m tests.fakes.openai_server --latency-median 2 --latency-sigma 0.5 --rpm 600
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
+import random
 import threading
 import time
 from collections import Counter
@@ -56,12 +64,38 @@ class Stats:
     outcomes: Counter[str] = field(default_factory=Counter)  # ok / 429 / 500 / stall / drop / malformed
     jobs: Counter[str] = field(default_factory=Counter)
     authorization: set[str] = field(default_factory=set)  # Authorization headers seen (to check the key arrives)
+    accepted_first: float | None = None  # monotonic times of the first and last request let through the RPM limit
+    accepted_last: float | None = None
+
+
+class RpmLimit:
+    """Requests per minute, quantised to one-second buckets (OpenAI: "60,000 RPM may be enforced as 1,000/s")."""
+
+    def __init__(self, rpm: float) -> None:
+        self.per_second = rpm / 60.0
+        self.bucket = -1
+        self.used = 0.0
+
+    def admit(self, now: float) -> float | None:
+        """None when the request may pass, else the seconds until the next bucket (for Retry-After)."""
+        bucket = int(now)
+        if bucket != self.bucket:
+            self.bucket, self.used = bucket, 0.0
+        if self.used + 1 <= max(1.0, self.per_second):
+            self.used += 1
+            return None
+        return bucket + 1 - now
 
 
 class FakeOpenAIServer:
     def __init__(self, latency_s: float = 0.0, faults: Faults | None = None, seed: int = 0,
-                 bank: dict[str, str] | None = None, port: int = 0, require_key: str | None = None) -> None:
+                 bank: dict[str, str] | None = None, port: int = 0, require_key: str | None = None,
+                 latency_median_s: float | None = None, latency_sigma: float = 0.5,
+                 rpm_limit: float | None = None) -> None:
         self.latency_s, self.faults, self.seed, self.bank = latency_s, faults or Faults(), seed, bank or {}
+        self.latency_median_s, self.latency_sigma = latency_median_s, latency_sigma  # log-normal latency when set
+        self.rpm = RpmLimit(rpm_limit) if rpm_limit else None
+        self._rng = random.Random(seed)
         self.require_key = require_key  # answer 401 unless "Authorization: Bearer <require_key>"
         self.stats = Stats()
         self.port = port
@@ -120,6 +154,10 @@ class FakeOpenAIServer:
                 if request is None:
                     break
                 headers, body = request
+                if headers.get(":path") == "/stats":
+                    _write(writer, 200, self.stats_json())
+                    await writer.drain()
+                    continue
                 if not await self._respond(writer, headers, body):
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
@@ -142,8 +180,21 @@ class FakeOpenAIServer:
             _write(writer, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
             await writer.drain()
             return True
+        if self.rpm is not None:
+            with self._lock:
+                now = time.monotonic()
+                wait = self.rpm.admit(now)
+                if wait is None:
+                    self.stats.accepted_first = self.stats.accepted_first or now
+                    self.stats.accepted_last = now
+            if wait is not None:
+                self._count("429")
+                _write(writer, 429, {"error": {"message": "Rate limit reached for requests", "type": "requests"}},
+                       {"Retry-After": str(max(1, math.ceil(wait))), "retry-after-ms": str(int(wait * 1000) + 1)})
+                await writer.drain()
+                return True
         kind = self.faults.pick(self.seed, f"{key}:{payload.get('seed')}", arrival)
-        await self._wait(self.latency_s)
+        await self._wait(self._latency())
         if kind == "stall":
             self._count("stall")
             await self._wait(self.faults.stall_s)
@@ -172,6 +223,18 @@ class FakeOpenAIServer:
         self._count("ok")
         return reply_for(messages[-1]["content"], self.bank)
 
+    def _latency(self) -> float:
+        if self.latency_median_s is None:
+            return self.latency_s
+        with self._lock:
+            return self._rng.lognormvariate(math.log(self.latency_median_s), self.latency_sigma)
+
+    def stats_json(self) -> dict[str, Any]:
+        with self._lock:
+            first, last = self.stats.accepted_first, self.stats.accepted_last
+            return {"outcomes": dict(self.stats.outcomes), "requests": sum(self.stats.requests.values()),
+                    "accepted_span_s": (last - first) if first is not None and last is not None else None}
+
     def _count(self, kind: str) -> None:
         with self._lock:
             self.stats.outcomes[kind] += 1
@@ -195,6 +258,7 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], b
         return None
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+    headers[":path"] = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else ""
     body = await reader.readexactly(int(headers.get("content-length", "0")))
     return headers, body
 
@@ -231,11 +295,16 @@ def _load_bank(folder: str | None, limit: int | None) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--latency-median", type=float, default=None, help="log-normal latency with this median (s)")
+    parser.add_argument("--latency-sigma", type=float, default=0.5)
+    parser.add_argument("--rpm", type=float, default=None, help="requests-per-minute limit (429 beyond it)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--bank", help="folder with <dataset>/train.jsonl: lets Fresh & Restart answer by lookup")
     parser.add_argument("--bank-limit", type=int, default=None)
     args = parser.parse_args()
-    server = FakeOpenAIServer(latency_s=args.latency, port=args.port, bank=_load_bank(args.bank, args.bank_limit))
+    server = FakeOpenAIServer(latency_s=args.latency, port=args.port, bank=_load_bank(args.bank, args.bank_limit),
+                              latency_median_s=args.latency_median, latency_sigma=args.latency_sigma,
+                              rpm_limit=args.rpm)
     server.start()
     print(f"PORT {server.port}", flush=True)
     try:

@@ -20,19 +20,17 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from lemma.config import LemmaConfig
+from lemma.config import DATA_ROOT, DataConfig, LemmaConfig
 from lemma.data import load_train_problems
 from lemma.records import Problem
 from lemma.steps import split_steps, truncate_after
 from lemma.teacher.base import (ClassifyRequest, InjectRequest, LocateRequest, Outcome, ReviseRequest, SmoothRequest)
 from lemma.teacher.llm import LLMTeacher
 
-SHARED_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
-
-
 def gsm8k_problems(limit: int) -> list[Problem]:
-    data = OmegaConf.create({"datasets": ["gsm8k"], "path": str(SHARED_TRAIN), "source": "local", "limit": limit,
-                             "strip_calculator_annotations": True})
+    """The first `limit` GSM8K train problems of the shipped, pinned copy (data/train)."""
+    data = OmegaConf.merge(OmegaConf.structured(DataConfig), {
+        "kind": "files", "datasets": ["gsm8k"], "path": str(DATA_ROOT / "train"), "limit": limit})
     return load_train_problems(data)
 
 

@@ -10,12 +10,10 @@ import pytest
 
 from lemma.benchmarks import (BenchmarkFileError, build_prompt, check_files, field_value, load_benchmark,
                               prompt_sha)
-from lemma.config import BenchmarkItem
+from lemma.config import DATA_ROOT, BenchmarkItem
 from lemma.demos import load_demos, shots_for
 from lemma.prompt_format import COT_META_MATH
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "benchmarks"
-needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason="shared benchmark files are not present")
 
 # name -> (items, first golds, shots, role)
 EXPECTED = {
@@ -38,7 +36,6 @@ def _item(make_cfg, name: str):
     return make_cfg(f"benchmark={name}").benchmark["items"][name]
 
 
-@needs_data
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_each_benchmark_loads_its_pinned_file(make_cfg, name):
     count, golds, shots, role = EXPECTED[name]
@@ -51,7 +48,6 @@ def test_each_benchmark_loads_its_pinned_file(make_cfg, name):
     assert len({p.id for p in bench.problems}) == count and all(p.question for p in bench.problems)
 
 
-@needs_data
 def test_gold_and_question_rules(make_cfg):
     gsm8k = load_benchmark(_item(make_cfg, "gsm8k")).problems
     assert all("," not in p.gold and p.gold.lstrip("-").replace(".", "").isdigit() for p in gsm8k)
@@ -73,7 +69,6 @@ def test_gold_and_question_rules(make_cfg):
     assert math[0].meta["level"] == "Level 3" and "boxed" not in math[0].gold
 
 
-@needs_data
 def test_paper_suites_compose_from_sibling_options(make_cfg):
     assert list(make_cfg("benchmark=paper").benchmark["items"]) == PAPER
     assert list(make_cfg("benchmark=paper_id").benchmark["items"]) == ["gsm8k", "math"]
@@ -87,7 +82,6 @@ def test_paper_suites_compose_from_sibling_options(make_cfg):
         == [3] * 7
 
 
-@needs_data
 def test_shots_four_gsm8k_demos_for_asdiv_none_for_gsm8k(make_cfg):
     asdiv, gsm8k = _item(make_cfg, "asdiv"), _item(make_cfg, "gsm8k")
     prompt = build_prompt("How many?", asdiv)
@@ -103,12 +97,12 @@ def test_shots_four_gsm8k_demos_for_asdiv_none_for_gsm8k(make_cfg):
 def test_demos_are_gsm8k_train_problems_without_stop_strings():
     demos = load_demos()
     assert len(demos) == 4
-    train = SHARED.parent / "train" / "gsm8k" / "train.jsonl"
-    questions = {json.loads(line)["question"] for line in train.open()} if train.is_file() else None
+    train = DATA_ROOT / "train" / "gsm8k" / "train.jsonl"
+    questions = {json.loads(line)["question"] for line in train.open()}
     for question, response in demos:
         assert response.splitlines()[-1].startswith("The answer is: ")
         assert "\n\n" not in response
-        assert questions is None or question in questions
+        assert question in questions
     with pytest.raises(ValueError, match="holds 4"):
         shots_for(8)
 
@@ -138,7 +132,6 @@ def test_any_local_path_unpinned_and_limit(tmp_path):
     assert field_value({"a": [{"b": 7}]}, "a.0.b") == 7
 
 
-@needs_data
 def test_tampered_copy_is_refused(tmp_path, make_cfg):
     item = _item(make_cfg, "svamp")
     copy = tmp_path / "svamp.jsonl"
@@ -173,7 +166,8 @@ def test_hub_source_goes_through_datasets_with_the_item_split(monkeypatch):
         return [{"question": "2+2?", "answer": "so 4\n#### 4"}]
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
-    item = BenchmarkItem(name="gsm8k", source="hub", gold_kind="gsm8k", hub_name="openai/gsm8k", hub_config="main")
+    item = BenchmarkItem(name="gsm8k", source="hub", gold_kind="gsm8k", hub_name="openai/gsm8k",
+                         hub_configs=["main"])
     bench = load_benchmark(item)
     assert calls == [("openai/gsm8k", "main", "test")]
     assert bench.source == "hub:openai/gsm8k" and bench.file_sha256 is None and bench.problems[0].gold == "4"

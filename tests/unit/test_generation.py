@@ -107,11 +107,12 @@ def test_keep_loaded_reuses_the_engine(tiny_model, monkeypatch):
     real = generation._load_hf
     monkeypatch.setattr(generation, "_load_hf", lambda *a: loads.append(a) or real(*a))
     spec = SamplingSpec(max_new_tokens=2)
-    with keep_loaded():
-        generate(str(tiny_model), ["a"], spec, device="cpu")
-        generate(str(tiny_model), ["b"], spec, device="cpu")
+    with keep_loaded() as engines:
+        generate(str(tiny_model), ["a"], spec, device="cpu", engines=engines)
+        generate(str(tiny_model), ["b"], spec, device="cpu", engines=engines)
+        assert len(engines) == 1
     generate(str(tiny_model), ["c"], spec, device="cpu")
-    assert len(loads) == 2 and generation._KEEP is None
+    assert len(loads) == 2 and len(engines) == 0  # released at the block's end, nothing kept globally
 
 
 @pytest.mark.skipif("vllm" in sys.modules or __import__("importlib").util.find_spec("vllm") is not None,
@@ -119,5 +120,5 @@ def test_keep_loaded_reuses_the_engine(tiny_model, monkeypatch):
 def test_vllm_backend_names_the_extra_when_missing():
     with pytest.raises(ImportError, match=r"\[gpu\]"):
         generate("unused", ["p"], SamplingSpec(), backend="vllm")
-    with pytest.raises(ValueError, match="use hf or vllm"):
+    with pytest.raises(ValueError, match="use auto, hf or vllm"):
         generate("unused", ["p"], SamplingSpec(), backend="tgi")

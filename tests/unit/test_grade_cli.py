@@ -139,3 +139,71 @@ def test_module_entry_point(tmp_path: Path) -> None:
     assert [json.loads(line)["correct"] for line in proc.stdout.splitlines()] == [True, False, True, True]
     assert "line 5: malformed" in proc.stderr
     assert _summary(proc.stderr)["accuracy"] == 75.0
+
+
+def test_truncated_field_and_generation_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rows as generations files carry them ('text', 'truncated'): a cut-off response without a marker is wrong."""
+    cut = "Omar buys 3 bags of 4 apples, so 12 apples. He gives away 5 *"
+    src = _write_jsonl(tmp_path / "in.jsonl", [
+        {"text": cut, "gold": "5", "truncated": True},
+        {"text": "So Omar keeps 5", "gold": "5", "truncated": False},
+        {"prediction": "First 2 + 3 = 5, then", "gold": "5", "truncated": True},
+        {"prediction": "The answer is 5.\nLet me verify: 5 *", "gold": "5", "truncated": True},
+        {"prediction": "5", "gold": "5", "truncated": "yes"},
+    ])
+    out = tmp_path / "out.jsonl"
+    assert main([str(src), "-o", str(out), "--workers", "1"]) == 0
+    rows = _read_jsonl(out)
+    assert [r["correct"] for r in rows] == [False, True, False, True]
+    assert [r.get("truncated_no_answer", False) for r in rows] == [True, False, True, False]
+    err = capsys.readouterr().err
+    assert "line 5: malformed" in err
+    summary = _summary(err)
+    assert summary["truncated_no_answer"] == 2 and "wrong" in summary["truncation_rule"]
+
+
+def test_qwen_compat_says_it_keeps_the_last_number(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _write_jsonl(tmp_path / "in.jsonl", [{"prediction": "He gives away 5 *", "gold": "5", "truncated": True}])
+    out = tmp_path / "out.jsonl"
+    assert main([str(src), "-o", str(out), "--mode", "qwen_compat"]) == 0
+    row = _read_jsonl(out)[0]
+    assert row["correct"] is True and row["truncated_no_answer"] is True
+    assert "last number" in _summary(capsys.readouterr().err)["truncation_rule"]
+
+
+COMPARE_RECORDS = [
+    # plain Math-Verify takes the boxed 12 (its priority), lemma the answer the response ends with
+    {"prediction": "So $x = \\boxed{12}$.\n\nWait, I dropped a term. It gives 15.\nThe answer is: 15", "gold": "15"},
+    {"prediction": "Then he gives away 5 *", "gold": "5", "truncated": True},
+    {"prediction": "The answer is $\\boxed{10^{-21}}$", "gold": "$10^{-20}$"},  # Math-Verify rounds to 6 decimals
+    {"prediction": "Thus $\\boxed{\\dfrac{9}{7}}$.", "gold": "\\dfrac{9}{7}"},  # a bare gold Math-Verify cannot parse
+    {"prediction": "The answer is 1,22", "gold": "1.22"},  # both read the decimal comma
+    {"prediction": "\\boxed{(1, 2)}, \\boxed{(2, 1)}", "gold": "$(1, 2), (2, 1)$"},  # both join the boxes
+]
+
+
+def test_compare_with_math_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _write_jsonl(tmp_path / "in.jsonl", COMPARE_RECORDS)
+    out = tmp_path / "out.jsonl"
+    assert main([str(src), "-o", str(out), "--compare", "math_verify", "--workers", "2"]) == 0
+    rows = _read_jsonl(out)
+    assert [r["correct"] for r in rows] == [True, False, False, True, True, True]
+    assert [r["math_verify"]["correct"] for r in rows] == [False, True, True, False, True, True]
+    assert rows[0]["math_verify"]["extracted"] == "12" and rows[0]["extracted"] == "15"
+    assert [r.get("disagreement") for r in rows] == [
+        "last answer wins", "truncated response", "exact numbers", "gold as an answer", None, None]
+    err = capsys.readouterr().err
+    report = _summary(err)["math_verify"]
+    assert report["compared"] == 6 and report["disagreements"] == 4 and report["accuracy"] == 66.67
+    assert report["by_rule"] == {"last answer wins": 1, "truncated response": 1, "exact numbers": 1,
+                                 "gold as an answer": 1}
+    assert "4 disagreements with plain math_verify (6 compared)" in err
+
+
+def test_no_compare_fields_without_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _write_jsonl(tmp_path / "in.jsonl", COMPARE_RECORDS[:1])
+    out = tmp_path / "out.jsonl"
+    assert main([str(src), "-o", str(out), "--workers", "1"]) == 0
+    row = _read_jsonl(out)[0]
+    assert "math_verify" not in row and "disagreement" not in row
+    assert "math_verify" not in _summary(capsys.readouterr().err)

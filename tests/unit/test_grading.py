@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -14,11 +15,12 @@ from lemma.grading import (
     GRADER_VERSION,
     Grader,
     Verdict,
-    _WorkerPool,
     answers_equal,
+    extract,
     extract_answer,
     normalize_gold,
 )
+from lemma.grading.pool import WorkerPool
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Equivalence table: (gold, prediction, expected), predictions given as bare answers (extract=False)
@@ -58,6 +60,21 @@ INTEGERS_AND_DECIMALS = [
     ("4", "2+2", True),
     ("8", "2^3", True),
     ("2", "\\sqrt{4}", True),
+    # a comma that cannot be a thousands separator is a decimal mark in plain text (Math-Verify's reading) ...
+    ("1.22", "1,22", True),
+    ("1,22", "1.22", True),
+    ("0.111", "0,111", True),
+    ("1000.99", "1000,99", True),
+    ("1234.56", "1.234,56", True),
+    ("12.5", "12,50 €", True),
+    ("1", "1,000", False),
+    ("1.22", "1,220", False),
+    ("12.5", "1,25", False),
+    # ... and a list too: a plain-text gold '3,5' (OlympiadBench after its $ are dropped) may be either
+    ("3,5", "\\{3, 5\\}", True),
+    ("3,5", "3.5", True),
+    ("3,5", "35", False),
+    ("1.5", "\\boxed{1,5}", False),  # inside LaTeX a comma separates items, as Math-Verify reads it
 ]
 
 # The §3.2 false positives of the Qwen grader must stay False here.
@@ -324,7 +341,9 @@ def test_in_process_answers_equal_agrees_with_pool(table_verdicts: dict[tuple[st
 
 EXTRACTION = [
     ("so the total is \\boxed{42}.", "42"),
-    ("\\boxed{1} then later \\boxed{2}", "2"),
+    ("\\boxed{1} then later \\boxed{2}", "2"),  # too far apart to be one answer in two parts
+    ("\\boxed{1}, so again \\boxed{1}", "1"),  # 10+ characters apart: Math-Verify joins them only when they differ
+    ("\\boxed{\\frac{1}{3}}, no. Wait, so \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),  # a reflection: not one answer
     ("\\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
     ("\\boxed{\\boxed{5}}", "5"),
     ("\\fbox{7}", "7"),
@@ -352,22 +371,79 @@ EXTRACTION = [
      "\\frac{130}{231}"),
     ("**73**", "73"),
     ("The answer is **73**.", "73"),
-    ("We get 3 apples and then 4 more, total 7 apples.", "7"),
-    ("I think 12 then the result is $\\frac{1}{2}$.", "\\frac{1}{2}"),
     ("\\frac{3}{4}", "\\frac{3}{4}"),
     ("x = 5", "x = 5"),
     ("(1, 2)", "(1, 2)"),
     ("Monday", "Monday"),
     ("", None),
     ("   ", None),
-    ("no numbers here at all, sorry folks", None),
     ("\\boxed{" * 50, None),
+    # several boxes that form one answer: joined as Math-Verify joins them (a set); a reflection separates attempts
+    ("\\boxed{-2} \\quad \\text{and} \\quad \\boxed{1}", "-2,1"),
+    ("Solutions: $\\boxed{(1, 2)}$, $\\boxed{(2, 1)}$.", "(1, 2),(2, 1)"),
+    ("\\boxed{1}, \\boxed{1}", "1,1"),
+    # reasoning blocks: the answer after </think>; nothing after it: the block's own answer
+    ("<think>\nmaybe \\boxed{6}? No.\n</think>\nThe answer is 5.", "5"),
+    ("<think>So 2 + 3 = 5. The answer is 5.</think>", "5"),
+    # "Answer:" is a marker as a label, not inside prose; a word-only remark yields to an earlier answer
+    ("Answer: 12", "12"),
+    ("**Answer:** 12 apples", "12"),
+    ("Thus $\\boxed{44}$. We may check our answer: $17 \\cdot 44 = 748$.", "44"),
+    ("So \\boxed{5}. The answer is correct.", "5"),
+    ("or $\\boxed{20}$ percent.", "20\\%"),
+    ("The answer is 1,22", "1,22"),
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), EXTRACTION)
 def test_extract_answer(text: str, expected: str | None) -> None:
+    answer = extract(text)
+    assert answer.text == expected and not answer.span
     assert extract_answer(text) == expected
+
+
+# No marker, or an answer in a sentence: Math-Verify's own extraction reads the span (the answer it finds, last)
+SPANS = [
+    ("We get 3 apples and then 4 more, total 7 apples.", "We get 3 apples and then 4 more, total 7 apples.", "7"),
+    ("I think 12 then the result is $\\frac{1}{2}$.", "I think 12 then the result is $\\frac{1}{2}$.", "\\frac{1}{2}"),
+    ("Final Answer: The largest $n$ is 34.", "Final Answer: The largest $n$ is 34", "34"),
+    ("no numbers here at all, sorry folks", "no numbers here at all, sorry folks", None),
+]
+
+
+@pytest.mark.parametrize(("text", "span", "answer"), SPANS)
+def test_spans_are_read_by_math_verify(grader: Grader, text: str, span: str, answer: str | None) -> None:
+    found = extract(text)
+    assert found.span and found.text == span
+    assert grader.grade([text], ["0"])[0].extracted == answer
+
+
+def test_truncated_responses_have_no_answer_unless_a_marker_came_first() -> None:
+    cut = "Omar buys 3 bags with 4 apples each. Then he gives away 5 *"
+    assert extract(cut).truncated and extract(cut).text is None  # flag unknown: stops mid-expression
+    assert extract(cut, truncated=True).truncated
+    found = extract(cut, truncated=False)  # the generation stopped on its own: Math-Verify reads the text
+    assert not found.truncated and found.span and found.text == cut
+    assert extract("First 2 + 3 = 5. Then", truncated=True).truncated
+    assert not extract("First 2 + 3 = 5. Then").truncated  # flag unknown, ends on a word: not judged cut off
+    assert extract("The answer is 5.\nLet me check: 5 *", truncated=True).text == "5"
+    assert extract("<think>\n6 * 7 = 42, so", truncated=True).truncated
+
+
+def test_generations_carry_their_truncated_flag(grader: Grader) -> None:
+    """Generation-like objects (``.text``, ``.truncated``) keep their flag through any chunking a wrapper does."""
+
+    class Generated(NamedTuple):
+        text: str
+        truncated: bool
+
+    text = "Then he gives away 5"
+    verdicts = grader.grade([Generated(text, True), Generated(text, False), text], ["5"] * 3)
+    assert [v.correct for v in verdicts] == [False, True, True]
+    assert [v.truncated for v in verdicts] == [True, False, False]
+    assert [v.extracted for v in verdicts] == [None, "5", "5"]
+    with pytest.raises(ValueError):
+        grader.grade([text], ["5"], truncated=[True, False])
 
 
 def test_reflective_trajectory_graded_on_final_answer(grader: Grader) -> None:
@@ -458,18 +534,29 @@ HANGS = ["9^{9^{9^{9}}}", "3^{100000000}", "10^{10^{10}}", "(10^{100000})!", "5^
 
 
 def test_code_injection_creates_no_file(tmp_path: Path, grader: Grader) -> None:
+    """Through every extraction path (a box, a phrase, several boxes, a sentence span, no marker, a reasoning block),
+    through a gold that is a solution, and through --compare's plain Math-Verify: nothing runs."""
+    from lemma.grading.compare import compare_with_math_verify
+
     target = tmp_path / "pwned"
+    touch = f"__import__('pathlib').Path('{target}').touch()"
     preds = [
-        f"\\boxed{{__import__('pathlib').Path('{target}').touch()}}",
+        f"\\boxed{{{touch}}}",
         f"The answer is __import__('os').system('touch {target}')",
         f"\\boxed{{exec(\"open('{target}', 'w').write('x')\")}}",
-        f"\\boxed{{eval(\"__import__('pathlib').Path('{target}').touch()\")}}",
+        f"\\boxed{{eval(\"{touch}\")}}",
+        f"\\boxed{{{touch}}}, \\boxed{{exec('import os')}}",
+        f"Final Answer: The result is {touch}.",
+        f"We simply evaluate {touch} to get 41",
+        f"<think>{touch}</think>\nThe answer is {touch}",
     ]
-    verdicts = grader.grade(preds, ["42"] * len(preds))
+    golds = ["42"] * (len(preds) - 1) + [f"Clearly $\\boxed{{{touch}}}$ is the answer."]
+    verdicts = grader.grade(preds, golds)
     assert [v.correct for v in verdicts] == [False] * len(preds)
+    assert not compare_with_math_verify(grader, preds[:-1], golds[:-1], verdicts[:-1])[0].correct
     with Grader(mode="qwen_compat", timeout_s=10, workers=1) as qwen:
-        verdicts = qwen.grade(preds, ["42"] * len(preds))
-        assert [v.correct for v in verdicts] == [False] * len(preds)
+        verdicts = qwen.grade(preds[:-1], golds[:-1])
+        assert [v.correct for v in verdicts] == [False] * (len(preds) - 1)
     assert not target.exists()
 
 
@@ -487,16 +574,40 @@ def test_hang_inputs_time_out_and_are_counted() -> None:
         assert g.grade(["\\boxed{\\frac{1}{2}}"], ["0.5"])[0].correct
 
 
+def test_hang_inputs_through_every_path_finish_in_bounded_time() -> None:
+    """A sentence span, several boxes, a reasoning block, a gold that is a solution, and --compare's plain
+    Math-Verify: each hang ends at the limit (a timeout scores False), and the grader keeps working."""
+    from lemma.grading.compare import compare_with_math_verify
+
+    preds = [f"So the total is ${HANGS[0]}$.", f"\\boxed{{1}}, \\boxed{{{HANGS[2]}}}",
+             f"<think>...</think> Answer: ${HANGS[1]}$", "\\boxed{1}"]
+    golds = ["1", "1, 2", "1", f"Hence $x = \\boxed{{{HANGS[0]}}}$."]
+    with Grader(timeout_s=2, workers=2) as g:
+        start = time.monotonic()
+        verdicts = g.grade(preds, golds)
+        compared = compare_with_math_verify(g, preds, golds, verdicts)
+        elapsed = time.monotonic() - start
+        assert [v.correct for v in verdicts] == [False] * len(preds)
+        assert sum(v.timed_out for v in verdicts) >= 2 and all(v.error is None for v in verdicts)
+        assert all(c.correct in (None, False) for c in compared)
+        assert elapsed < 12 * 2 * len(preds)  # 2 passes of 4 items at <= 3 s, plus start-ups: far below a hang
+        assert g.grade(["\\boxed{(1, 2)}, \\boxed{(2, 1)}"], ["$(2, 1), (1, 2)$"])[0].correct
+
+
+def _task(pred: str, gold: str) -> tuple[object, ...]:
+    return ("grade", "math_verify", (pred, False, False), (gold, False, False))
+
+
 def test_hard_kill_when_the_soft_timer_cannot_fire() -> None:
     """A worker stuck where no alarm reaches (soft limit beyond the hard one here) is killed and replaced."""
-    pool = _WorkerPool(soft_s=60.0, hard_s=2.0)
+    pool = WorkerPool(soft_s=60.0, hard_s=2.0)
     try:
         pool.grow(1)
         start = time.monotonic()
-        [result] = pool.run([("9^{9^{9^{9}}}", "1", "math_verify")])
+        [result] = pool.run([_task("9^{9^{9^{9}}}", "1")])
         assert result == ("timeout", None)
         assert time.monotonic() - start < 30
-        assert pool.run([("\\frac{1}{2}", "0.5", "math_verify")]) == [("ok", True)]
+        assert pool.run([_task("\\frac{1}{2}", "0.5")]) == [("ok", (True, "\\frac{1}{2}", "exact numbers"))]
     finally:
         pool.close()
 
@@ -535,19 +646,35 @@ PARENT_SIDE_TORTURE = [
     "9" * 100_000,
     "1 dollars " * 10_000,
     "a " * 50_000 + "$" + "b" * 50_000,
+    "111 " * 25_000,
+    "1.234 " * 16_000 + ",5",
+    "\\boxed{1}, " * 8_000,
+    "\\boxed{1} Wait, " * 6_000,
+    "Answer: \n" * 10_000,
+    "</think>" * 12_000,
+    "The final answer for the part " * 3_000,
 ]
 
 
 @pytest.mark.parametrize("text", PARENT_SIDE_TORTURE, ids=lambda t: repr(t[:12]))
 def test_parent_side_extraction_is_linear(text: str) -> None:
     """Extraction and the fast paths run in the parent without a time limit, so they must be linear on any text."""
-    from lemma.grading import numeric_verdict, qwen_extract, qwen_fast_verdict
+    from lemma.answer_norm import final_boxed
+    from lemma.grading import gold_answer, numeric_verdict, qwen_extract, qwen_fast_verdict
+    from lemma.grading.numbers import european_to_dot, has_decimal_comma, parent_rule_readings
 
     start = time.monotonic()
     extract_answer(text)
+    extract(text, truncated=True)
+    extract("<think>" + text + "</think>" + text[:1000])
+    gold_answer(text)
+    final_boxed(text)
     qwen_extract(text)
     numeric_verdict(text, "1")
     qwen_fast_verdict(text, "1")
+    parent_rule_readings(text[:5000], True, "1,5", True)
+    european_to_dot(text)
+    has_decimal_comma(text)
     assert time.monotonic() - start < 5
 
 
@@ -635,7 +762,9 @@ def test_grader_version_names_math_verify() -> None:
 
 GOLDS = [
     ("Janet sells 9 eggs.\n#### 1,234", "gsm8k", "1234"),
-    ("so $x=\\boxed{\\frac{1}{2}}$ and then \\boxed{\\dfrac{9}{7}}.", "math", "\\dfrac{9}{7}"),
+    ("so $x=\\boxed{\\frac{1}{2}}$. Substituting into the second equation gives \\boxed{\\dfrac{9}{7}}.", "math",
+     "\\dfrac{9}{7}"),
+    ("so the solutions are $\\boxed{-2}$ and $\\boxed{1}$.", "math", "-2,1"),  # one answer in two boxes
     ("thus \\boxed{\\frac{7}{5} + \\frac{1}{5} i.}", "math", "\\frac{7}{5} + \\frac{1}{5} i"),
     ("\\boxed{6.5 \\mathrm{~m}}", "minerva_math", "6.5 \\mathrm{~m}"),
     ("\\left( 3, \\frac{\\pi}{2} \\right)", "math500", "\\left( 3, \\frac{\\pi}{2} \\right)"),

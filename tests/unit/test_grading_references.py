@@ -1,37 +1,26 @@
 """Reference solutions must grade as correct: extraction + grading on MATH (5,000), MATH500 and GSM8K test >= 99.9%.
 
 A reference solution is a correct answer written in the benchmark's own style, so every miss is a grader bug (an
-extraction miss or a false negative). Data: ``<repo>/../shared/data`` or ``$LEMMA_SHARED_DATA``; skipped when absent.
+extraction miss or a false negative). Data: the files the project ships under ``data/benchmarks``.
 Per-item times are printed (run with ``-s`` to see them) and attached to the test report.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-import lemma
+from lemma.config import DATA_ROOT
 from lemma.grading import Grader, Verdict, normalize_gold
 
 MIN_ACCURACY = 0.999
 
 
-def _data_root() -> Path:
-    override = os.environ.get("LEMMA_SHARED_DATA")
-    if override:
-        return Path(override)
-    return Path(lemma.__file__).resolve().parents[1].parent / "shared" / "data"
-
-
 def _benchmark(name: str) -> list[dict[str, object]]:
-    path = _data_root() / "benchmarks" / name / "test.jsonl"
-    if not path.is_file():
-        pytest.skip(f"benchmark file {path} not found (set LEMMA_SHARED_DATA to the shared data folder)")
+    path = DATA_ROOT / "benchmarks" / name / "test.jsonl"
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from lemma.config import REPO_ROOT, validate
 from lemma.sweep import arm_name, expand_jobs, varying_keys
@@ -50,17 +52,66 @@ def test_ablate_correction_arms(tmp_path):
     assert arms == ["correction=fix_only", "correction=fresh_only", "correction=mix"]
 
 
-WANDB_SWEEPS = sorted((REPO_ROOT / "sweeps" / "wandb").glob("*.yaml"))
+PRESET = "experiment=lemma_llama3_8b"
 
 
-@pytest.mark.parametrize("spec", WANDB_SWEEPS, ids=lambda p: p.stem)
-def test_wandb_sweep_commands_compose(spec, tmp_path):
-    """W&B's controller needs the server; we check the run.py commands it would issue instead."""
+def _content(cfg) -> str:
+    """The composed job config as text, without Hydra's own node: what decides what a job does."""
+    data = OmegaConf.to_container(cfg, resolve=False)
+    data.pop("hydra", None)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+@pytest.mark.parametrize("sweep", SWEEPS, ids=lambda p: p.stem)
+def test_sweep_with_a_preset_gives_distinct_jobs(sweep, tmp_path):
+    """`--config-name <sweep> experiment=lemma_llama3_8b`: the preset applies to every job and no two jobs collapse.
+
+    A sweep that varied the `experiment` group itself (ablate_augmentation did) loses its arms to the command line's
+    experiment=... and runs the same job twice per seed.
+    """
+    planned = expand_jobs(_compose(sweep.stem, [], tmp_path, hydra=True))
+    jobs = expand_jobs(_compose(sweep.stem, [PRESET], tmp_path, hydra=True))
+    assert len(jobs) == len(planned) >= 2, f"{len(planned)} jobs collapse to {len(jobs)} with {PRESET}"
+    composed = [_compose(sweep.stem, job, tmp_path) for job in jobs]
+    assert all(c.train.global_batch == 256 and c.model.name == "llama3_8b" for c in composed), "preset not applied"
+    assert len({_content(c) for c in composed}) == len(jobs)
+
+
+WANDB_DIR = REPO_ROOT / "sweeps" / "wandb"
+
+
+def _wandb_jobs(spec: Path) -> list[list[str]]:
+    """The run.py arguments W&B's agent would pass for each grid point (its own rendering when wandb is installed)."""
     data = yaml.safe_load(spec.read_text())
-    assert data["program"] == "run.py" and "${args_no_hyphens}" in data["command"]
-    grid = [[]]
+    assert data["program"] == "run.py" and data["method"] == "grid" and "${args_no_hyphens}" in data["command"]
+    fixed = [c for c in data["command"] if not str(c).startswith("${")]
+    grid: list[dict] = [{}]
     for key, values in data["parameters"].items():
-        grid = [g + [f"{key}={v}"] for g in grid for v in values["values"]]
-    for overrides in grid:
-        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-            validate(compose(config_name="config", overrides=[f"paths.root={tmp_path}", *overrides]))
+        grid = [{**g, key: v} for g in grid for v in values["values"]]
+    try:
+        from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
+    except ImportError:  # pragma: no cover - wandb is a dev dependency
+        def create_sweep_command_args(command):
+            return {"args_no_hyphens": [f"{k}={a['value']}" for k, a in command["args"].items()]}
+    return [fixed + create_sweep_command_args({"args": {k: {"value": v} for k, v in g.items()}})["args_no_hyphens"]
+            for g in grid]
+
+
+def test_every_hydra_sweep_has_a_wandb_twin_with_the_same_jobs(tmp_path):
+    """sweeps/wandb/<name>.yaml exists for every sweep (the README documents them) and runs exactly its jobs.
+
+    Not parametrized over a glob: a missing folder or file fails here instead of collecting zero tests.
+    """
+    twins = sorted(p.stem for p in WANDB_DIR.glob("*.yaml"))
+    assert twins == sorted(p.stem for p in SWEEPS), f"sweeps/wandb/ holds {twins or 'nothing'}"
+    for sweep in SWEEPS:
+        hydra_jobs = expand_jobs(_compose(sweep.stem, [], tmp_path, hydra=True))
+        expected = sorted(_content(_compose(sweep.stem, job, tmp_path)) for job in hydra_jobs)
+        got = []
+        for args in _wandb_jobs(WANDB_DIR / sweep.name):
+            with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+                cfg = compose(config_name="config", overrides=[f"paths.root={tmp_path}", *args])
+            assert cfg.logger.kind == "wandb" and cfg.logger.group == sweep.stem
+            cfg.logger = _compose(sweep.stem, [], tmp_path).logger  # the Hydra sweep logs nowhere by default
+            got.append(_content(cfg))
+        assert sorted(got) == expected, sweep.stem

@@ -38,7 +38,7 @@ def problems() -> list[Problem]:
 
 @pytest.fixture(scope="module")
 def teacher() -> SymbolicTeacher:
-    return SymbolicTeacher(seed=0)
+    return SymbolicTeacher(seed=0, world="arith")
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +101,10 @@ def test_classify_and_locate_recover_injected_errors(etype, injected, teacher):
 
 def test_injection_is_deterministic_and_seeded(problems):
     reqs = [InjectRequest(p, E.CA, 0) for p in problems[:30]]
-    first = SymbolicTeacher(seed=5).inject(reqs)
-    assert first == SymbolicTeacher(seed=5).inject(reqs)
-    assert first != SymbolicTeacher(seed=6).inject(reqs)
-    draws = SymbolicTeacher(seed=5).inject([InjectRequest(p, E.CA, 1) for p in problems[:30]])
+    first = SymbolicTeacher(seed=5, world="arith").inject(reqs)
+    assert first == SymbolicTeacher(seed=5, world="arith").inject(reqs)
+    assert first != SymbolicTeacher(seed=6, world="arith").inject(reqs)
+    draws = SymbolicTeacher(seed=5, world="arith").inject([InjectRequest(p, E.CA, 1) for p in problems[:30]])
     assert draws != first
 
 
@@ -227,7 +227,7 @@ def test_messy_student_outputs(problems, teacher):
 
 
 def test_usage_counts_one_request_per_item(problems):
-    teacher = SymbolicTeacher()
+    teacher = SymbolicTeacher(world="arith")
     teacher.classify([ClassifyRequest(p, p.reference) for p in problems[:5]])
     teacher.inject([InjectRequest(problems[0], E.HA, 0)])
     assert teacher.usage.requests == 6 and teacher.usage.failures == 1

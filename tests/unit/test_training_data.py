@@ -127,4 +127,4 @@ def test_rows_roundtrip(tmp_path: Path) -> None:
     from lemma.training.data import read_rows
 
     write_rows(tmp_path / "r.jsonl", [("p", " c"), ("ü", " ∑")])
-    assert read_rows(tmp_path / "r.jsonl") == [("p", " c"), ("ü", " ∑")]
+    assert read_rows(tmp_path / "r.jsonl") == [("p", " c", []), ("ü", " ∑", [])]

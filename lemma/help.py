@@ -1,0 +1,62 @@
+"""`python run.py --help`: the config groups and their options, read from conf/, default first.
+
+Hydra's own listing takes every entry of the ConfigStore as an option, so it showed the schemas (`base_data`,
+`base_teacher`, ...) as if `data=base_data` were a choice. The help template in conf/config.yaml calls the
+`lemma_help_groups` resolver registered here instead, which lists the YAML options of each group folder and marks the
+default chosen by conf/config.yaml.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+def _defaults(conf: Path) -> dict[str, str]:
+    """group -> default option, from the primary config's defaults list."""
+    data = yaml.safe_load((conf / "config.yaml").read_text(encoding="utf-8")) or {}
+    out: dict[str, str] = {}
+    for entry in data.get("defaults", []):
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                if not str(key).startswith(("override", "hydra")) and value is not None:
+                    out[str(key)] = str(value)
+    return out
+
+
+def config_groups(conf: Path) -> dict[str, list[str]]:
+    """Every group folder of `conf` (Hydra's own excluded) and its options, the default first."""
+    defaults = _defaults(conf)
+    groups: dict[str, list[str]] = {}
+    for folder in sorted(p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+        options = sorted(p.stem for p in folder.glob("*.yaml"))
+        default = defaults.get(folder.name)
+        if default in options:
+            options.remove(default)
+            options.insert(0, f"{default} (default)")
+        groups[folder.name] = options
+    return groups
+
+
+def groups_text(conf: Path | None = None) -> str:
+    from lemma.config import REPO_ROOT
+
+    conf = conf or REPO_ROOT / "conf"
+    lines = [f"{group}: {', '.join(options)}" for group, options in config_groups(conf).items()]
+    return "\n".join(lines)
+
+
+def settings_text() -> str:
+    """The top-level keys, with the stage and arm names the code knows (never a copy that drifts)."""
+    from lemma.config import ARMS
+    from lemma.pipeline import STAGE_NAMES
+
+    return (f"stage=all|{'|'.join(STAGE_NAMES)}, force=[<stage>,...], seed, data_seed, "
+            f"arms=[{','.join(ARMS)}] (rows of the table)")
+
+
+def register_resolver() -> None:
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("lemma_help_groups", lambda: groups_text(), replace=True)
+    OmegaConf.register_new_resolver("lemma_help_settings", lambda: settings_text(), replace=True)
