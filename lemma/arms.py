@@ -53,13 +53,10 @@ def _cycle(items: Sequence[Any], n: int, rng: random.Random) -> list[Any]:
     return out[:n]
 
 
-def _masked(example: SFTExample, separator: str, mask: bool) -> list[list[int]]:
-    """The wrong step's span in the completion (separator + stripped response), when masking is on."""
-    if not mask or not example.error_span:
-        return []
+def _masked(example: SFTExample, separator: str) -> list[list[int]]:
+    """The example's no-loss spans (build.mask_error_lines) moved into the completion (separator + stripped text)."""
     shift = len(separator) - (len(example.response) - len(example.response.lstrip()))
-    start, end = example.error_span
-    return [[start + shift, end + shift]]
+    return [[start + shift, end + shift] for start, end in example.masked_spans]
 
 
 def _twin(example: SFTExample, references: dict[str, str]) -> str:
@@ -68,7 +65,7 @@ def _twin(example: SFTExample, references: dict[str, str]) -> str:
 
 
 def matched_rows(arm: str, problems: list[Problem], examples: list[SFTExample], *, n_rows: int, share: float,
-                 seed: int, prompt_format: str, mask_error_lines: bool) -> ArmRows:
+                 seed: int, prompt_format: str) -> ArmRows:
     """The `n_rows` rows of `arm` under the slot scheme of the module docstring."""
     fmt = get_format(prompt_format)
     if not problems:
@@ -87,8 +84,7 @@ def matched_rows(arm: str, problems: list[Problem], examples: list[SFTExample], 
             ex = pool[k]
             k += 1
             if arm == "lemma":
-                rows.append((*fmt.sft_pair(ex.question, ex.response),
-                             _masked(ex, fmt.response_separator, mask_error_lines)))
+                rows.append((*fmt.sft_pair(ex.question, ex.response), _masked(ex, fmt.response_separator)))
             else:
                 rows.append((*fmt.sft_pair(ex.question, _twin(ex, references)), []))
         else:
@@ -97,8 +93,7 @@ def matched_rows(arm: str, problems: list[Problem], examples: list[SFTExample], 
     return ArmRows(rows, traj, n_rows - traj)
 
 
-def paper_rows(arm: str, problems: list[Problem], examples: list[SFTExample], *, prompt_format: str,
-               mask_error_lines: bool) -> ArmRows:
+def paper_rows(arm: str, problems: list[Problem], examples: list[SFTExample], *, prompt_format: str) -> ArmRows:
     """The paper's sets: references for sft; trajectories for lemma; their error-free twins for clean."""
     fmt = get_format(prompt_format)
     if arm == "sft":
@@ -113,6 +108,6 @@ def paper_rows(arm: str, problems: list[Problem], examples: list[SFTExample], *,
         rows = [(*fmt.sft_pair(e.question, _twin(e, references)), []) for e in examples]
         return ArmRows(rows, 0, len(rows))
     sep = fmt.response_separator
-    rows = [(*fmt.sft_pair(e.question, e.response), _masked(e, sep, mask_error_lines)) for e in examples]
+    rows = [(*fmt.sft_pair(e.question, e.response), _masked(e, sep)) for e in examples]
     traj = sum(1 for e in examples if e.strategy)
     return ArmRows(rows, traj, len(rows) - traj)

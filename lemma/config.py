@@ -100,6 +100,11 @@ class PathsConfig:
 BUILTIN_WORLDS = frozenset({DataKind.relations, DataKind.arith})  # generated here, checked by the symbolic teacher
 
 
+class RelationPhrasing(StrEnum):
+    formula = "formula"  # "Mia has Tom + 2 apples.": the relation as a solution line writes it
+    words = "words"  # "Mia has 2 more apples than Tom."
+
+
 @dataclass
 class RelationsWorldConfig:
     """The shape of `data=relations` problems (lemma.world.relations.WorldSpec)."""
@@ -111,6 +116,7 @@ class RelationsWorldConfig:
     max_leaf: int = 20  # stated values are 1..max_leaf
     max_k: int = 9  # "k more" / "k fewer" amounts are 1..max_k
     max_value: int = 60  # every value of a problem stays within 0..max_value
+    phrasing: RelationPhrasing = RelationPhrasing.words  # how the question states a relation
 
 
 @dataclass
@@ -124,7 +130,6 @@ class DataConfig:
     num_dev: int = 0  # a dev split for choices (learning rate, the warm-up gate); never used for reported numbers
     num_test: int = 200
     world: RelationsWorldConfig = field(default_factory=RelationsWorldConfig)
-    trajectory_share: Optional[float] = None  # the default of build.trajectory_share for this data (matched arms)
     min_ops: int = 1
     max_ops: int = 2
     max_number: int = 9  # small enough for a tiny model to learn the arithmetic in minutes
@@ -265,7 +270,6 @@ class TrainConfig:
     bf16: bool = False
     packing: bool = False
     group_by_length: bool = True  # batches of similar length (less padding); matched arms turn it off (same slots)
-    mask_error_lines: bool = False  # the wrong step of a trajectory is context, not a target (ablation)
     seed: int = "${seed}"  # type: ignore[assignment]
     lora: bool = False
     lora_r: int = 16
@@ -338,6 +342,7 @@ class SampleConfig:
     max_new_tokens: int = 1024  # the paper's evaluation budget (METHOD.md §7): MATH solutions cut short are not errors
     shots: int = 0  # GSM8K demos before each question (lemma.demos, as evaluation's few-shot prompts)
     student: Optional[str] = None  # the student model's path; None = the base model of `model`
+    limit: Optional[int] = None  # sample only the first N train problems (None: all)
     seed: int = "${data_seed}"  # type: ignore[assignment]
     batch_size: int = 64
 
@@ -354,7 +359,8 @@ class BuildConfig:
     # Matched arms (lemma.arms): every arm trains train.max_steps x train.global_batch rows, one pass, the same
     # reference rows in the same slots; lemma puts trajectories in this share of the slots, clean their error-free
     # twins, sft references. None = the paper's sets: lemma trains on the trajectories alone, sft on the references.
-    trajectory_share: Optional[float] = "${data.trajectory_share}"  # type: ignore[assignment]
+    trajectory_share: Optional[float] = None
+    mask_error_lines: bool = False  # the wrong step of a trajectory is context, not a target (ablation)
 
 
 @dataclass
@@ -404,6 +410,7 @@ class LemmaConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     experiment: Optional[Any] = None
+    variant: Optional[str] = None  # the toy-science arm this run is (conf/variant/*.yaml sets it; None otherwise)
 
 
 GROUP_SCHEMAS: dict[str, type] = {

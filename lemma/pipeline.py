@@ -329,7 +329,7 @@ def _copy_report(report: Artifact, run_dir: Path | None) -> dict[str, Any]:
     import shutil
 
     if run_dir is not None:
-        for name in ("report.md", "report.json"):
+        for name in ("report.md", "report.json", "per_problem.json"):
             if report.file(name).exists():
                 shutil.copyfile(report.file(name), run_dir / name)
     return json.loads(report.file("report.json").read_text())

@@ -151,6 +151,7 @@ RANGES: dict[str, Rule] = {
     "benchmark.limit": at_least(1, "or null for every item"),
     "benchmark.n_samples": COUNT,
     "benchmark.temperature": TEMPERATURE,
+    "benchmark.also_sampled_temperature": between(0, 2, low_open=True, hint="or null for greedy only"),
     "benchmark.top_p": TOP_P,
     "benchmark.seed": SEED,
     "benchmark.max_new_tokens": at_least(1, "or null for each item's own budget"),
@@ -161,6 +162,7 @@ RANGES: dict[str, Rule] = {
     "benchmark.items.*.max_new_tokens": COUNT,
     # sample
     "sample.n": COUNT,
+    "sample.limit": at_least(1, "or null for every train problem"),
     "sample.temperature": TEMPERATURE,
     "sample.top_p": TOP_P,
     "sample.max_new_tokens": COUNT,

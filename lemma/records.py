@@ -101,8 +101,9 @@ class SFTExample:
     teacher: str | None = None
     student: str | None = None
     clean_response: str | None = None  # the `clean` arm's row for this example (Trajectory.clean)
-    error_span: list[int] | None = None  # [start, end) of the wrong step in `response`: masked when
-    # train.mask_error_lines is on (the "wrong line out of the loss" ablation)
+    error_span: list[int] | None = None  # [start, end) of the wrong step in `response` (lineage)
+    masked_spans: list[list[int]] = field(default_factory=list)  # spans of `response` with no loss (with
+    # build.mask_error_lines: the wrong step, "context, not a target")
 
 
 def to_json(record: Any) -> dict[str, Any]:

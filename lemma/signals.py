@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lemma.errors import LemmaError
@@ -40,6 +40,7 @@ KILL_WAIT_S = 5.0  # after SIGKILL, how long until a process that is still there
 POLL_S = 0.05
 
 _sessions: set[int] = set()  # sessions (= their leader's pid) of children started with start_new_session=True
+_markers: dict[int, str] = {}  # leader pid -> a string only its processes carry in their command line (the job file)
 _lock_fds: dict[int, str] = {}  # file descriptors of the artifact locks this process holds -> what they lock
 _stopping = threading.Event()
 
@@ -170,19 +171,28 @@ def descendants(root: int | None = None, table: dict[int, Proc] | None = None) -
             found[pid] = table[pid]
             stack.extend(children.get(pid, []))
     for proc in table.values():
-        if proc.session in _sessions and proc.pid != root:
+        if proc.pid != root and (proc.session in _sessions or _carries_marker(proc, _markers.values())):
             found.setdefault(proc.pid, proc)
     return [p for p in found.values() if p.state not in ("Z", "X")]
 
 
-def track_session(leader_pid: int) -> None:
-    """Remember a child started in its own session: its processes are ours even after their parent died."""
+def _carries_marker(proc: Proc, markers: Iterable[str]) -> bool:
+    return any(m and m in proc.command for m in markers)
+
+
+def track_session(leader_pid: int, marker: str | None = None) -> None:
+    """Remember a child started in its own session: its processes are ours even after their parent died. Workers
+    that a launcher puts in sessions of their own (torchrun does) are recognised by `marker`, e.g. the job file
+    every one of them has on its command line."""
     _sessions.add(leader_pid)
+    if marker:
+        _markers[leader_pid] = marker
 
 
 def untrack_session(leader_pid: int) -> None:
     """Forget a session whose processes all ended (its id may be reused by an unrelated process later)."""
     _sessions.discard(leader_pid)
+    _markers.pop(leader_pid, None)
 
 
 def _alive(pids: set[int]) -> list[Proc]:
@@ -222,7 +232,9 @@ def stop_processes(procs: list[Proc], grace_s: float = TERM_GRACE_S, kill_wait_s
 
 def stop_session(leader_pid: int, grace_s: float = TERM_GRACE_S, kill_wait_s: float = KILL_WAIT_S) -> list[Proc]:
     """Stop every process of the session a child was started in (its launcher, its workers, their helpers)."""
-    members = [p for p in process_table().values() if p.session == leader_pid and p.state not in ("Z", "X")]
+    marker = [_markers.get(leader_pid, "")]
+    members = [p for p in process_table().values() if p.state not in ("Z", "X")
+               and (p.session == leader_pid or _carries_marker(p, marker))]
     members += [p for p in descendants(leader_pid) if p.pid not in {m.pid for m in members}]
     return stop_processes(members, grace_s, kill_wait_s)
 

@@ -262,6 +262,9 @@ def write_summary(sweep_dir: Path) -> Summary:
     if rows:
         plot_bars(summary, sweep_dir / "summary.png")
         plot_scale(summary, sweep_dir / "data_scale.png")
+    from lemma.paired import write as write_paired  # runs whose reports compare matched arms (toy science)
+
+    write_paired(sweep_dir, sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()))
     return summary
 
 

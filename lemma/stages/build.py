@@ -70,7 +70,8 @@ def synthesis_rows(ctx: StageContext) -> tuple[list[SFTExample], Counter[str]]:
                                source=t.source, error_type=t.error_type, error_step=t.error_step,
                                strategy=t.strategy, truncated=t.truncated, smoothed=t.smoothed,
                                teacher=cfg.teacher.model, student=student, clean_response=t.clean,
-                               error_span=error_span(t, p.dataset)))
+                               error_span=(span := error_span(t, p.dataset)),
+                               masked_spans=[span] if span and cfg.build.mask_error_lines else []))
     return rows, drops
 
 

@@ -21,7 +21,7 @@ def world_splits(data: Any) -> dict[str, list[Problem]]:
     if str(data.kind) == "relations":
         from lemma.world.relations import WorldSpec, make_world
 
-        spec = WorldSpec(**{k: int(v) for k, v in data.world.items()})
+        spec = WorldSpec(**{k: (str(v) if isinstance(v, str) else int(v)) for k, v in data.world.items()})
         sizes = {"test": data.num_test, "dev": data.num_dev, "train": data.num_train}
         return make_world({k: int(n) for k, n in sizes.items() if n}, seed=data.world_seed, spec=spec)
     from lemma.world.arith import generate_split, make_world as make_arith

@@ -7,6 +7,7 @@ explains how the data was made, not only how the model scored.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lemma.artifacts import write_json
@@ -44,8 +45,25 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "suite": ctx.cfg.benchmark.name,
     }
     write_json(ctx.out / "report.json", report)
+    write_json(ctx.out / "per_problem.json", per_problem(ctx))
     (ctx.out / "report.md").write_text(render_markdown(report, ctx.cfg.benchmark.name))
     return {"headline": report["headline"], "arms": list(results)}
+
+
+def per_problem(ctx: StageContext) -> dict[str, Any]:
+    """Greedy correctness of every first-benchmark problem per arm: what paired comparisons across runs need."""
+    arms: dict[str, dict[str, bool]] = {}
+    for arm in ctx.cfg.arms:
+        path = ctx.input(f"evaluate.{arm}").file("generations.jsonl")
+        first: str | None = None
+        verdicts: dict[str, bool] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            first = first or row["benchmark"]
+            if row["benchmark"] == first and row["sample"] == 0:
+                verdicts[row["id"]] = bool(row["correct"])
+        arms[arm] = verdicts
+    return {"seed": ctx.cfg.seed, "variant": ctx.cfg.variant, "arms": arms}
 
 
 def arm_title(cfg: Any, arm: str) -> str:
@@ -154,7 +172,7 @@ def depth_table(mech: dict[str, Any]) -> list[str]:
 
 
 def gate_line(gate: dict[str, Any]) -> str:
-    verdict = "passed" if gate["passed"] else "**MISSED**"
+    verdict = "passed" if gate["passed"] else "MISSED"
     errors = ", ".join(f"{k} {v}" for k, v in sorted(gate["errors"].items(), key=lambda kv: -kv[1]))
     return (f"**Warm-up gate {verdict}**: dev greedy accuracy {gate['dev_acc']:.1f}% (gate {gate['min_acc']:g}-"
             f"{gate['max_acc']:g}%), {100 * gate['lookup_share']:.0f}% of errors of the lookup/ordering kind (gate >= "
@@ -237,4 +255,4 @@ def _needs(cfg: Any, arm: str | None) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
-STAGE = Stage(name="report", run=run, needs=_needs, keys=("arms", "benchmark.name"))
+STAGE = Stage(name="report", run=run, needs=_needs, keys=("arms", "benchmark.name", "seed", "variant"))

@@ -25,6 +25,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
 
     cfg = ctx.cfg
     problems = read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)
+    if cfg.sample.limit is not None:
+        problems = problems[: cfg.sample.limit]
     student = cfg.sample.student or model_path(ctx.input("base"))
     fmt = get_format(cfg.model.prompt_format)
     spec = SamplingSpec(n=cfg.sample.n, temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
@@ -43,7 +45,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     from lemma.progress import ProgressGrader
 
     with ctx.progress("grade", 0, unit="answers") as progress:
-        verdicts = ProgressGrader(ctx.grader, progress).grade([g.text for _, _, g in texts],
+        # Generation objects carry `truncated`: a sample cut off before any answer is wrong, never a lucky number
+        verdicts = ProgressGrader(ctx.grader, progress).grade([g for _, _, g in texts],
                                                               [p.gold for p, _, _ in texts])
     attempts = [Attempt(id=f"{p.id}-s{k}", problem_id=p.id, sample_index=k, text=g.text, extracted=v.extracted,
                         correct=v.correct) for (p, k, g), v in zip(texts, verdicts)]

@@ -5,7 +5,7 @@ error-free twins (clean, the control that isolates the errors and reflections); 
 three are matched row for row. Every arm starts from the same base model with the same step budget
 (train.max_steps, else train.epochs), the same prompt format as evaluation (lemma.prompt_format; the original trained
 with `Human:/Assistant:` and evaluated with cot-meta-math, METHOD.md §10 item 13), loss on the response and its EOS
-only (b6), and, with `train.mask_error_lines`, no loss on the wrong step of a trajectory.
+only (b6), and, with `build.mask_error_lines`, no loss on the wrong step of a trajectory.
 
 The stage is the driver of DESIGN.md §6: it writes job.yaml into the artifact, checks memory (b4) and launches the
 worker as a child process; checkpoints live in ctx.work_dir(), derived from the artifact key, so rerunning the same
@@ -38,14 +38,14 @@ def arm_rows(ctx: StageContext) -> ArmRows:
     cfg, arm = ctx.cfg, str(ctx.arm)
     problems = read_jsonl(ctx.input("problems").file("train.jsonl"), Problem) if "problems" in ctx.inputs else []
     examples = read_jsonl(ctx.input("build").file(SFT_FILE), SFTExample) if "build" in ctx.inputs else []
-    fmt, mask = str(cfg.model.prompt_format), bool(cfg.train.mask_error_lines)
+    fmt = str(cfg.model.prompt_format)
     share = cfg.build.trajectory_share
     if share is not None:
         n_rows = int(cfg.train.max_steps) * int(cfg.train.global_batch)
         got = matched_rows(arm, problems, examples, n_rows=n_rows, share=float(share), seed=int(cfg.build.seed),
-                           prompt_format=fmt, mask_error_lines=mask)
+                           prompt_format=fmt)
     else:
-        got = paper_rows(arm, problems, examples, prompt_format=fmt, mask_error_lines=mask)
+        got = paper_rows(arm, problems, examples, prompt_format=fmt)
     if not got.rows:
         raise ValueError(f"train.{arm}: no rows to train on (data={cfg.data.name}); "
                          + ("the data has no train problems with references: drop the arm from `arms`"

@@ -89,7 +89,7 @@ def start(job_path: Path, env: dict[str, str] | None = None, node: NodeLaunch | 
     # it inherits the artifact lock, which so stays held while it runs, even if the driver is killed
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env,
                             start_new_session=True, pass_fds=signals.held_lock_fds())
-    signals.track_session(proc.pid)
+    signals.track_session(proc.pid, marker=str(job_path))  # every worker's argv names the job file
     return proc
 
 

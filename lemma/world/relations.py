@@ -61,6 +61,7 @@ class Graph:
     people: tuple[Person, ...]
     target: str
     obj: str
+    phrasing: str = "words"  # how the question states relations (see `sentence`)
 
     def __getitem__(self, name: str) -> Person:
         for p in self.people:
@@ -92,20 +93,28 @@ class Graph:
         return 0 if person.is_leaf else 1 + max(self.depth(a) for a in person.args)
 
     def to_meta(self) -> dict:
-        return {"world": WORLD, "target": self.target, "obj": self.obj,
+        return {"world": WORLD, "target": self.target, "obj": self.obj, "phrasing": self.phrasing,
                 "people": [{**asdict(p), "args": list(p.args)} for p in self.people]}
 
     @classmethod
     def from_meta(cls, meta: Mapping) -> Graph:
         people = tuple(Person(p["name"], p["kind"], int(p["value"]), tuple(p["args"]), int(p.get("k", 0)))
                        for p in meta["people"])
-        return cls(people, meta["target"], meta["obj"])
+        return cls(people, meta["target"], meta["obj"], meta.get("phrasing", "words"))
 
 
 # --------------------------------------------------------------------------------------------------------- text
-def sentence(person: Person, obj: str) -> str:
-    """The question's sentence that defines `person`."""
+def sentence(person: Person, obj: str, phrasing: str = "words") -> str:
+    """The question's sentence that defines `person`.
+
+    words: "Mia has 2 more apples than Tom."; formula: "Mia has Tom + 2 apples." (the relation as the solution
+    line writes it, so reading it is a copy and the difficulty left is the order of the lines).
+    """
     a = person.args
+    if phrasing == "formula":
+        if person.is_leaf:
+            return f"{person.name} has {person.value} {obj}."
+        return f"{person.name} has {' '.join(relation_terms(person))} {obj}."
     return {
         "leaf": lambda: f"{person.name} has {person.value} {obj}.",
         "more": lambda: f"{person.name} has {person.k} more {obj} than {a[0]}.",
@@ -214,7 +223,7 @@ def other_orders(graph: Graph, rng: random.Random, tries: int = 20) -> Iterator[
 
 
 def question_text(graph: Graph, rng: random.Random) -> str:
-    sentences = [sentence(p, graph.obj) for p in graph.people]
+    sentences = [sentence(p, graph.obj, graph.phrasing) for p in graph.people]
     rng.shuffle(sentences)
     return " ".join([*sentences, f"How many {graph.obj} does {graph.target} have?"])
 
@@ -231,6 +240,7 @@ class WorldSpec:
     max_k: int = 9  # `more` / `fewer` amounts 1..max_k
     max_value: int = 60  # every value stays within 0..max_value
     style: str = "compact"  # how a solution line reads: compact | restate (see `line`)
+    phrasing: str = "words"  # how the question states a relation: words | formula (see `sentence`)
 
 
 class _Dead(Exception):
@@ -284,7 +294,7 @@ def _draw_graph(rng: random.Random, spec: WorldSpec) -> Graph:
                 people[name] = _needed_relation(rng, name, lv, first, people, values, spec, level)
             values[name] = people[name].value
     people = _attach_extras(rng, people, extras, level, values, spec)
-    graph = Graph(tuple(people.values()), names[depth], rng.choice(OBJECTS))
+    graph = Graph(tuple(people.values()), names[depth], rng.choice(OBJECTS), spec.phrasing)
     if graph.needed() != set(people):
         raise _Dead
     return _add_distractors(rng, graph, names[n_needed:n_needed + rng.randint(0, spec.max_distractors)], spec)
@@ -353,7 +363,7 @@ def _add_distractors(rng: random.Random, graph: Graph, names: Sequence[str], spe
                                ["more", "fewer", "twice", "half"])
         people.append(person)
         values[name] = person.value
-    return Graph(tuple(people), graph.target, graph.obj)
+    return Graph(tuple(people), graph.target, graph.obj, graph.phrasing)
 
 
 def draw_problem(rng: random.Random, spec: WorldSpec, pid: str) -> Problem:

@@ -43,7 +43,7 @@ CASES: list[tuple[str, tuple[str, ...], str, dict[str, str]]] = [
     ("zero n_samples", ("benchmark.n_samples=0",), "benchmark.n_samples=0", {}),
     ("negative max_examples", ("build.max_examples=-10",), "build.max_examples=-10", {}),
     # options without meaning for the data, other ranges
-    ("data.limit on the arith world", ("data.limit=5",), "data.limit=5 has no meaning for data=arith", {}),
+    ("data.limit on a built-in world", ("data.limit=5",), "data.limit=5 has no meaning for data=relations", {}),
     ("top_p of 0", ("sample.top_p=0",), "sample.top_p=0.0", {}),
     ("8 shots of a 4-demo set", ("benchmark=asdiv", "benchmark.items.asdiv.shots=8"),
      "benchmark.items.asdiv.shots=8", {}),

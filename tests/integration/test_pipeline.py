@@ -19,17 +19,24 @@ def _lineage(stdout_root: Path) -> dict:
 
 def test_full_run_then_cached_then_fix_only(small_root: Path, tmp_path: Path):
     first = run_cli(f"paths.root={small_root}", *SMALL, cwd=tmp_path)
-    assert "| Base model (warm-up) |" in first.stdout and "| LEMMA |" in first.stdout
+    for title in ("Base model (warm-up)", "SFT on references", "Clean control (same rows, no errors)", "LEMMA"):
+        assert f"| {title} |" in first.stdout
     lineage = _lineage(small_root)
     assert lineage["cached"] == [] and "report" in lineage["computed"]
 
     report_dir = small_root / "artifacts" / "report" / lineage["lineage"]["report"].split("/")[1]
     report = json.loads((report_dir / "report.json").read_text())
-    assert set(report["results"]) == {"base", "sft", "lemma"}
-    for arm in report["results"].values():
-        assert 0.0 <= arm["arith"] <= 100.0
+    assert list(report["results"]) == ["base", "sft", "clean", "lemma"]
+    gate = report["gate"]  # a 30-step model on 20 dev problems: its figures are fixed, and it misses the gate
+    assert (gate["n"], gate["passed"], gate["min_acc"], gate["max_acc"]) == (20, False, 40.0, 70.0)
+    assert sum(gate["errors"].values()) == 20 - round(gate["dev_acc"] * 20 / 100)
+    mech = report["mechanism"]  # matched arms: 8 steps x 8 rows each, trajectories in round(0.3 x 64) slots
+    assert {arm: (m["steps"], m["clean_solutions_seen"], m["trajectory_rows"]) for arm, m in mech.items()} == {
+        "base": (None, None, None), "sft": (8, 64, 0), "clean": (8, 64, 0), "lemma": (8, 45, 19)}
+    per_problem = json.loads((report_dir / "per_problem.json").read_text())
+    assert {arm: len(v) for arm, v in per_problem["arms"].items()} == {a: 20 for a in ("base", "sft", "clean", "lemma")}
     data = report["data"]
-    assert data["sample"]["attempts"] == 40 * 2
+    assert data["sample"]["attempts"] == 40
     assert data["build"]["examples"] > 0 and set(data["build"]["by_source"]) <= {"self", "injected"}
     assert report["stages"]["train.lemma"]["seconds"] > 0
     classify_dir = small_root / "artifacts" / "classify" / lineage["lineage"]["classify"].split("/")[1]
@@ -45,14 +52,15 @@ def test_full_run_then_cached_then_fix_only(small_root: Path, tmp_path: Path):
 
     run_cli(f"paths.root={small_root}", *SMALL, "correction=fix_only", cwd=tmp_path)
     fix = _lineage(small_root)
-    assert set(fix["computed"]) == {"correct", "smooth", "build", "train.lemma", "evaluate.lemma", "report"}
+    assert set(fix["computed"]) == {"correct", "smooth", "build", "train.clean", "evaluate.clean", "train.lemma",
+                                    "evaluate.lemma", "report"}
     assert {"problems", "base", "sample", "classify", "inject", "locate", "train.sft", "evaluate.sft",
             "evaluate.base"} <= set(fix["cached"])
 
 
 def test_bad_config_fails_before_any_work(tmp_path: Path):
     for args, needle in [(["correction=fix_onlyy"], "fix_onlyy"), (["teacher.temprature=1"], "temprature"),
-                         (["data=gsm8k_math"], "teacher=symbolic cannot serve")]:
+                         (["data=gsm8k_math", "model=llama3_8b", "benchmark=gsm8k"], "teacher=symbolic cannot serve")]:
         proc = run_cli(f"paths.root={tmp_path}", *args, cwd=tmp_path, check=False, timeout=120)
         assert proc.returncode != 0
         assert needle in proc.stdout + proc.stderr

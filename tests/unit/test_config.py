@@ -12,8 +12,10 @@ from lemma.config import LemmaConfigError, validate
 def test_default_composes_and_validates(make_cfg):
     cfg = make_cfg()
     validate(cfg)
-    assert cfg.data.kind == "arith" and cfg.teacher.backend == "symbolic" and cfg.model.name == "tiny"
+    assert cfg.data.kind == "relations" and cfg.teacher.backend == "symbolic" and cfg.model.name == "tiny"
     assert list(cfg.correction.strategies) == ["fix", "fresh"]
+    assert list(cfg.arms) == ["base", "sft", "clean", "lemma"] and cfg.build.trajectory_share == 0.3
+    assert cfg.benchmark.name == "relations" and cfg.data.num_test >= 1000 and cfg.data.num_dev > 0
 
 
 def test_misspelt_key_names_the_key(make_cfg):
@@ -77,4 +79,23 @@ def test_real_data_needs_real_model_and_benchmark(make_cfg):
     with pytest.raises(LemmaConfigError) as err:
         validate(cfg)
     text = str(err.value)
-    assert "model=tiny is built from the arith world" in text and "benchmark=arith is the arith world's test split" in text
+    assert "model=tiny is built from a built-in world" in text
+    assert "benchmark=relations is a built-in world's test split" in text
+
+
+def test_the_arith_world_still_composes_with_its_own_benchmark(make_cfg):
+    validate(make_cfg("data=arith", "benchmark=arith"))
+    cfg = make_cfg("data=arith")  # the relations test split with the arith world
+    with pytest.raises(LemmaConfigError, match="benchmark.items.relations is the relations world's test split"):
+        validate(cfg)
+    with pytest.raises(LemmaConfigError, match="tokenizer=closed knows the words of data=relations only"):
+        validate(make_cfg("data=arith", "benchmark=arith", "model.tiny.tokenizer=closed"))
+
+
+def test_matched_arms_need_a_step_budget_and_fixed_slots(make_cfg):
+    with pytest.raises(LemmaConfigError) as err:
+        validate(make_cfg("train.max_steps=null", "train.group_by_length=true"))
+    text = str(err.value)
+    assert "needs train.max_steps" in text and "train.group_by_length=false" in text
+    with pytest.raises(LemmaConfigError, match="build.trajectory_share=1.5 must be in"):
+        validate(make_cfg("build.trajectory_share=1.5"))

@@ -44,7 +44,7 @@ def test_default_run_passes_and_writes_nothing(make_cfg, tmp_path):
 
 
 def test_api_key_is_required_only_by_stages_that_call_the_teacher(make_cfg, monkeypatch):
-    cfg = make_cfg("teacher=openai")
+    cfg = make_cfg("teacher=openai", "teacher.datasets=[gsm8k,math,arith,relations]")  # serves the default world
     (line,) = [p for p in _problems(cfg) if "OPENAI_API_KEY" in p]
     assert "teacher.api_key_env" in line and "classify" in line and "export OPENAI_API_KEY=" in line
     assert preflight.teacher_problems(cfg, {"problems", "base", "train"}) == []  # e.g. teacher stages cached
@@ -116,8 +116,8 @@ def test_release_data_must_exist_and_match_its_pin(make_cfg, tmp_path):
     pinned = make_cfg("data=lemma_release", f"data.release_path={release}", f"data.release_sha256={'0' * 64}")
     (line,) = preflight.data_problems(pinned, {"build"})
     assert line.startswith("data.release_sha256:") and "data.release_sha256=" in line
-    assert "data.release_path is set, but data=arith" in preflight.data_problems(
-        make_cfg(f"data.release_path={tmp_path}"), set())[0]
+    assert "data.release_path is set, but data=relations" in preflight.data_problems(
+        make_cfg("data=relations", f"data.release_path={tmp_path}"), set())[0]
 
 
 def test_training_job_checks_and_memory_preflight_run_before_any_stage(make_cfg):

@@ -13,6 +13,7 @@ from lemma.ranges import RANGES, Rule, at_least, between, positive, range_proble
 CHECKED_ELSEWHERE = {  # numeric fields whose check lives next to related rules, with why
     "errors.weights": "a dict of weights; lemma.config._errors_problems checks each entry",
     "build.trajectory_share": "lemma.config._world_problems checks it with the other matched-arms rules",
+    "data.trajectory_share": "the default of build.trajectory_share, checked there once interpolated",
 }
 
 
@@ -74,9 +75,10 @@ def test_all_problems_arrive_together(make_cfg):
         assert any(p.startswith(expected) for p in err.value.problems), expected
 
 
-def test_limit_on_the_arith_world_is_rejected_not_ignored(make_cfg):
-    with pytest.raises(LemmaConfigError, match="data.limit=5 has no meaning for data=arith.*data.num_train"):
-        validate(make_cfg("data.limit=5"))
+def test_limit_on_a_built_in_world_is_rejected_not_ignored(make_cfg):
+    for world in ("relations", "arith"):
+        with pytest.raises(LemmaConfigError, match=f"data.limit=5 has no meaning for data={world}.*data.num_train"):
+            validate(make_cfg(f"data={world}", "data.limit=5"))
 
 
 def test_null_means_off_and_wildcards_reach_every_item(make_cfg):

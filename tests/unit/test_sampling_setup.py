@@ -17,9 +17,12 @@ from lemma.stages import sample
 
 
 def test_defaults_fit_math_and_pick_the_backend_automatically(make_cfg):
-    cfg = make_cfg()
+    cfg = make_cfg("data=gsm8k_math", "model=llama3_8b", "teacher=gpt4o", "benchmark=paper")
     assert cfg.sample.max_new_tokens >= 1024  # the paper's evaluation budget; MATH solutions are long
+    assert cfg.sample.n > 1 and cfg.sample.temperature == 0.7 and cfg.build.trajectory_share is None
     assert str(cfg.generation.backend) == "auto"
+    world = make_cfg()  # the relations world samples its student greedily, with its own short budget
+    assert world.sample.temperature == 0.0 and world.sample.max_new_tokens <= world.model.tiny.max_position_embeddings
 
 
 @pytest.mark.parametrize("cuda,installed,kind,expected", [

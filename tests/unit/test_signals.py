@@ -72,6 +72,28 @@ def test_workers_of_a_tracked_session_are_found_after_their_launcher_died():
             os.kill(worker, signal.SIGKILL)
 
 
+def test_workers_in_sessions_of_their_own_are_found_by_the_job_file(tmp_path):
+    """torchrun puts each worker in a session of its own; they all name the job file on their command line."""
+    job = tmp_path / "job.yaml"
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', "
+                               "'import time; time.sleep(60)', sys.argv[1]], start_new_session=True); "
+                               "print(p.pid, flush=True)", str(job)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    worker = int(launcher.stdout.readline())
+    launcher.wait(timeout=10)
+    try:
+        signals.track_session(launcher.pid)
+        assert worker not in {p.pid for p in signals.descendants()}  # neither our descendant nor in that session
+        signals.track_session(launcher.pid, marker=str(job))
+        assert worker in {p.pid for p in signals.descendants()}
+        assert signals.stop_session(launcher.pid, grace_s=2) == [] and _gone(worker)
+    finally:
+        signals.untrack_session(launcher.pid)
+        if not _gone(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
 def test_children_started_by_a_failing_stage_end_before_its_lock_is_released(tmp_path):
     store = ArtifactStore(tmp_path)
     with pytest.raises(LemmaError) as err:

@@ -225,7 +225,7 @@ def reason(graph: Graph, f: Finding) -> str | None:
         value = apply(int(a), op, int(b))
         return f"{FIX_OPENER} {a} {op} {b} = {value}."
     if f.error_type in (ErrorType.CC, ErrorType.OP, ErrorType.CV, ErrorType.MS):
-        return f"{FIX_OPENER} {sentence(person, graph.obj)}"
+        return f"{FIX_OPENER} {sentence(person, graph.obj, graph.phrasing)}"
     return None
 
 
