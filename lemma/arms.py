@@ -10,12 +10,15 @@ With `build.trajectory_share` set, the arms are matched (TOY_SCIENCE point 4): e
 `train.max_steps x train.global_batch` rows, one pass, from the same checkpoint. Row i of every arm is the same
 reference, except in a seeded share of the slots, where `lemma` has a trajectory, `clean` its error-free twin and
 `sft` keeps the reference. With the same count and the same training seed the batches hold the same slots, so the
-arms differ only in what the method changes. Without it (the paper's sets) `lemma` trains on the trajectories alone
-and `sft` on the references, as in paper Table 2.
+arms differ only in what the method changes. Trajectories take slots that would hold clean solutions, so lemma sees
+fewer of them; `build.lemma_budget=clean_solutions` gives the view at equal clean solutions (lemma trains longer).
+Without `build.trajectory_share` (the paper's sets) `lemma` trains on the trajectories alone and `sft` on the
+references, as in paper Table 2.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +40,14 @@ class ArmRows:
     rows: list[Row]
     trajectories: int  # rows with an error and a reflection
     clean_solutions: int  # rows that are one error-free solution (references, clean twins)
+
+
+def arm_steps(arm: str, max_steps: int, share: float, budget: str) -> int:
+    """Optimizer steps of a matched arm. With `build.lemma_budget=clean_solutions` lemma trains longer, so that the
+    clean solutions it sees (its reference rows) are at least those of sft and clean: ceil(max_steps / (1 - share))."""
+    if arm == "lemma" and budget == "clean_solutions":
+        return math.ceil(max_steps / (1 - share))
+    return max_steps
 
 
 def _seeded(seed: int, salt: str) -> random.Random:
@@ -69,7 +80,9 @@ def matched_rows(arm: str, problems: list[Problem], examples: list[SFTExample], 
     """The `n_rows` rows of `arm` under the slot scheme of the module docstring."""
     fmt = get_format(prompt_format)
     if not problems:
-        raise ValueError("matched arms need train problems with references (the reference slots)")
+        raise ValueError("matched arms need train problems with references (the reference slots); for data without "
+                         "references train lemma on its trajectories alone: arms=[base,lemma] "
+                         "build.trajectory_share=null")
     if arm != "sft" and not examples:
         raise ValueError(f"train.{arm}: build made no trajectories to put in the trajectory slots")
     refs = _cycle(problems, n_rows, _seeded(seed, "references"))

@@ -230,7 +230,8 @@ def registered_items(data_root: str) -> list[Any]:
     """
     from omegaconf import OmegaConf
 
-    from lemma.config import REPO_ROOT, BenchmarkItem
+    from lemma.config_data import REPO_ROOT
+    from lemma.config_models import BenchmarkItem
 
     items = []
     for path in sorted((REPO_ROOT / "conf" / "benchmark").glob("*.yaml")):

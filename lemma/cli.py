@@ -1,4 +1,4 @@
-"""What `run.py` does inside Hydra: validate, run the pipeline, print the results table."""
+"""What `run.py` does inside Hydra: the pre-flight check, the pipeline, the results table."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from lemma import signals
 from lemma.errors import LemmaError, report
 from lemma.pipeline import run
+from lemma.preflight import check
 from lemma.teacher.dry_run import DryRunStop
 from lemma.training import slurm
 
@@ -36,13 +37,16 @@ def main_entry(cfg: DictConfig, output_dir: str, job: dict[str, Any] | None = No
             # under SLURM with one task per node, only the first task runs the pipeline (lemma.training.slurm)
             task = slurm.place(int(cfg.train.nnodes), cfg.train.hostfile)
             if task is not None and not task.runs_pipeline:
-                code = slurm.host_training(task, cfg.paths.root)
+                from lemma.training import slurm_host  # the launcher (torch) only on a host task
+
+                code = slurm_host.host_training(task, cfg.paths.root)
                 if code:
                     sys.exit(code)
                 return None
             before = {p.pid for p in signals.descendants()}
             try:
                 with slurm.driving(task, cfg.paths.root):
+                    check(cfg)  # every problem of config, files, credentials, models and the training job, at once
                     result = run(cfg, Path(output_dir), job={**(job or {}), "dir": output_dir})
             except BaseException:
                 if not in_sweep:

@@ -39,7 +39,7 @@ def config_groups(conf: Path) -> dict[str, list[str]]:
 
 
 def groups_text(conf: Path | None = None) -> str:
-    from lemma.config import REPO_ROOT
+    from lemma.config_data import REPO_ROOT
 
     conf = conf or REPO_ROOT / "conf"
     lines = [f"{group}: {', '.join(options)}" for group, options in config_groups(conf).items()]
@@ -48,8 +48,8 @@ def groups_text(conf: Path | None = None) -> str:
 
 def settings_text() -> str:
     """The top-level keys, with the stage and arm names the code knows (never a copy that drifts)."""
-    from lemma.config import ARMS
-    from lemma.pipeline import STAGE_NAMES
+    from lemma.arms import ARMS
+    from lemma.stage_names import STAGE_NAMES
 
     return (f"stage=all|{'|'.join(STAGE_NAMES)}, force=[<stage>,...], seed, data_seed, "
             f"arms=[{','.join(ARMS)}] (rows of the table)")

@@ -29,11 +29,9 @@ from omegaconf import DictConfig, OmegaConf
 from lemma import artifacts
 from lemma.artifacts import Artifact, ArtifactStore, compute_key, write_json
 from lemma.errors import LemmaError
+from lemma.stage_names import STAGE_NAMES  # noqa: F401  (re-exported: the names live where config can import them)
 
 log = logging.getLogger(__name__)
-
-STAGE_NAMES = ("problems", "base", "sample", "classify", "inject", "locate", "correct", "smooth", "build", "train",
-               "evaluate", "report")
 
 
 @dataclass(frozen=True)
@@ -52,8 +50,13 @@ class Stage:
 
 @dataclass
 class StageContext:
-    """What a stage gets: its config, its parents' artifacts, a temporary output folder and shared services."""
-    cfg: DictConfig
+    """What a stage gets: its config, its parents' artifacts, a temporary output folder and shared services.
+
+    `cfg` becomes a read-only view (lemma.stage_view) of what the node's key covers plus execution settings: reading
+    any other path raises, so a stage cannot depend on a field that would not invalidate its cached artifact.
+    `services` keeps the full config (execution machinery; the teacher it builds is keyed by the stages using it).
+    """
+    cfg: Any
     node: str
     arm: str | None
     inputs: dict[str, Artifact]
@@ -61,6 +64,12 @@ class StageContext:
     store: ArtifactStore
     key: str
     services: Services
+
+    def __post_init__(self) -> None:
+        from lemma.stage_view import stage_view
+
+        if isinstance(self.cfg, DictConfig):
+            self.cfg = stage_view(self.cfg, split_node(self.node)[0], keyed_paths(self.cfg, self.node))
 
     @property
     def log(self) -> logging.Logger:
@@ -208,6 +217,20 @@ def node_key(cfg: DictConfig, node: str, parent_keys: Mapping[str, str]) -> tupl
     return compute_key(stage_name, stage.version, config, files, parent_keys), config
 
 
+def keyed_paths(cfg: DictConfig, node: str) -> frozenset[str]:
+    """The config paths `node`'s key covers: its stage's keys and every ancestor's (their keys are in its parents')."""
+    paths: set[str] = set()
+    seen: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            paths.update(load_stage(split_node(current)[0]).keys)
+            stack.extend(needs_of(cfg, current))
+    return frozenset(paths)
+
+
 @dataclass
 class RunResult:
     lineage: dict[str, str] = field(default_factory=dict)
@@ -217,14 +240,14 @@ class RunResult:
 
 
 def run(cfg: DictConfig, run_dir: Path | None = None, job: dict[str, Any] | None = None) -> RunResult:
-    """Validate the config, then build every node the chosen stage needs, reusing committed artifacts.
+    """Build every node the chosen stage needs, reusing committed artifacts.
 
-    `job` (overrides, sweep name, run folder) names the tracker run, so a resumed job continues it.
+    The caller runs the pre-flight first (lemma.cli: `lemma.preflight.check`, which reads this graph, so the
+    pipeline does not import it back). `job` (overrides, sweep name, run folder) names the tracker run, so a resumed
+    job continues it.
     """
-    from lemma.preflight import check
     from lemma.tracking import make_tracker
 
-    check(cfg)  # every problem of config, files, credentials, models and the training job, before any work
     store = ArtifactStore(Path(cfg.paths.artifacts).resolve())
     services = Services(cfg, Path(cfg.paths.cache).resolve())
     nodes = select(cfg, cfg.stage)

@@ -3,7 +3,7 @@
 A long run must not die in its third hour on something knowable at second zero. So before any stage runs, and
 before any heavy import, `check(cfg)` looks at:
 - the config itself: every value resolves (no `???`, no broken `${...}`), cross-field rules and the range of every
-  numeric field (`lemma.config.validate`, `lemma.ranges`);
+  numeric field (`lemma.config_checks.validate`, `lemma.ranges`);
 - which nodes will really run (not cached, or forced), so that the checks below ask only for what the run needs:
   a rerun whose teacher stages are cached does not need the API key;
 - every file those nodes read: benchmark files and their pinned hashes, every registered benchmark when
@@ -28,7 +28,8 @@ from urllib.parse import urlparse
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue, OmegaConfBaseException
 
-from lemma.config import LemmaConfigError, validate
+from lemma.config_checks import LemmaConfigError, validate
+from lemma.stage_names import STAGE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ def check(cfg: DictConfig) -> list[str]:
 
 
 def _all_stages() -> set[str]:
-    from lemma.pipeline import STAGE_NAMES
-
     return set(STAGE_NAMES)
 
 

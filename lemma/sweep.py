@@ -15,6 +15,7 @@ import fcntl
 import json
 import logging
 import math
+import signal
 import statistics
 import sys
 from collections import defaultdict
@@ -24,6 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lemma import signals
 from lemma.artifacts import write_json
 
 log = logging.getLogger(__name__)
@@ -142,13 +144,29 @@ class SweepCallback(Callback):  # type: ignore[misc]
             error = repr(job_return._return_value)[:500]
             change = {"status": "failed", "dir": str(job_dir), "error": error}
             log.error("job %s FAILED: %s", num, error)
+        interrupted = _stop_signal(job_return)
+        if interrupted is not None:
+            change["status"] = "interrupted"
         state = _update_state(sweep_dir, {num: change})
         log.info("job %s %s; %s", num, change["status"], _progress_line(state))
         write_summary(sweep_dir)
+        if interrupted is not None:  # a scheduler's stop ends the sweep, not only its current job
+            log.error("sweep stopped by %s: the jobs not yet run were not started; rerun the same command to "
+                      "continue (finished work is cached)", signal.Signals(interrupted.signum).name)
+            signals.exit_now(interrupted.exit_code)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         summary = write_summary(Path(config.hydra.sweep.dir))
         print(summary.markdown())
+
+
+def _stop_signal(job_return: Any) -> Any:
+    """The RunInterrupted a job ended with (SIGTERM/SIGINT/SIGHUP reached the sweep), else None."""
+    try:
+        value = job_return._return_value
+    except Exception:  # noqa: BLE001 - Hydra raises the job's own exception from the property on some versions
+        return None
+    return value if isinstance(value, signals.RunInterrupted) else None
 
 
 # -------------------------------------------------------------------------------------------------------- summary

@@ -2,8 +2,7 @@
 
 One W&B run per job, grouped by sweep; the run id is derived from the job's overrides, so a resumed job continues its
 run instead of creating a duplicate. The config is logged resolved and without secrets (the teacher key is never in
-the config: only the *name* of its environment variable is). Works offline (`WANDB_MODE=offline`); `read_offline_run`
-reads such a run back without the W&B server (tests use it; users can inspect a run before `wandb sync`).
+the config: only the *name* of its environment variable is). Works offline (`WANDB_MODE=offline`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import json
 import logging
 import os
 import re
-import struct
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -133,19 +131,6 @@ class WandbTracker:
         self.run.finish()
 
 
-def log_sweep_summary(sweep_dir: Path, summary_rows: list[dict[str, Any]], project: str, group: str) -> None:
-    """The sweep table as its own W&B run in the sweep's group."""
-    import wandb
-
-    if not summary_rows:
-        return
-    run = wandb.init(project=project, group=group, id=run_id(["summary"], group), resume="allow",
-                     name=f"{group} summary", dir=str(sweep_dir), reinit="finish_previous")
-    columns = list(summary_rows[0])
-    run.log({"sweep_summary": wandb.Table(columns=columns, data=[[r.get(c) for c in columns] for r in summary_rows])})
-    run.finish()
-
-
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, float]:
     out: dict[str, float] = {}
     for k, v in data.items():
@@ -159,52 +144,3 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 def _cell(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
-
-
-# ------------------------------------------------------------------------------------------- offline run reading
-def read_offline_run(run_dir: Path) -> dict[str, Any]:
-    """Config, logged keys, summary and table files of an offline W&B run folder, read without the server.
-
-    The `.wandb` file is a LevelDB-style log of protobuf records (32 KiB blocks; chunk header = crc32, length, type).
-    """
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    (path,) = list(run_dir.glob("run-*.wandb"))
-    config: dict[str, Any] = {}
-    history_keys: set[str] = set()
-    summary: dict[str, Any] = {}
-    for blob in _log_records(path.read_bytes()):
-        record = pb.Record()
-        record.ParseFromString(blob)
-        kind = record.WhichOneof("record_type")
-        if kind == "run":
-            config.update({u.key: json.loads(u.value_json) for u in record.run.config.update})
-        elif kind == "config":
-            config.update({u.key: json.loads(u.value_json) for u in record.config.update})
-        elif kind == "history":
-            history_keys.update(i.key or "/".join(i.nested_key) for i in record.history.item)
-        elif kind == "summary":
-            summary.update({u.key or "/".join(u.nested_key): json.loads(u.value_json) for u in record.summary.update})
-    tables = sorted(str(p.relative_to(run_dir)) for p in run_dir.glob("files/media/table/*.table.json"))
-    return {"config": config, "history_keys": history_keys, "summary": summary, "tables": tables}
-
-
-def _log_records(data: bytes, block: int = 32768) -> list[bytes]:
-    records, pending, pos = [], b"", 7  # 7-byte ":W&B" file header
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:  # block trailer padding
-            pos += block - pos % block
-            continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        if kind == 0 and length == 0:
-            break
-        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
-        if kind == 1:
-            records.append(chunk)
-        elif kind == 2:
-            pending = chunk
-        elif kind == 3:
-            pending += chunk
-        elif kind == 4:
-            records.append(pending + chunk)
-    return records

@@ -11,7 +11,6 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 PROMPT_DIR = Path(__file__).resolve().parent
-JOBS = ("classify", "locate", "inject", "fix_continue", "fresh_restart", "smooth")
 
 
 def prompt_path(job: str, prompt_set: str = "default", variant: str | None = None) -> Path:
@@ -35,8 +34,3 @@ def prompt_files(cfg: DictConfig, *jobs: str) -> dict[str, bytes]:
         path = prompt_path(job, cfg.teacher.prompts, variant)
         files[f"{job}/{path.name}"] = path.read_bytes()
     return files
-
-
-def render(job: str, prompt_set: str = "default", variant: str | None = None, **fields: str) -> str:
-    """Fill a template's `{field}` slots; literal braces in templates are written `{{` and `}}`."""
-    return prompt_path(job, prompt_set, variant).read_text(encoding="utf-8").format(**fields)

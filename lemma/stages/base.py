@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from lemma.config import TrainConfig
 from lemma.model import MODEL_DIR, MODEL_REF
 from lemma.pipeline import Stage, StageContext
 from lemma.records import Problem, read_jsonl
@@ -29,14 +30,18 @@ def _hf(ctx: StageContext) -> dict[str, Any]:
 
 
 def _warmup_config(ctx: StageContext) -> Any:
-    """The train group with the warm-up's content (model.tiny) and the run's execution settings."""
-    tiny = ctx.cfg.model.tiny
-    train = OmegaConf.to_container(ctx.cfg.train, resolve=True)
-    train.update(lr=tiny.warmup_lr, max_steps=tiny.warmup_steps, global_batch=tiny.warmup_batch,
-                 max_seq_len=tiny.max_position_embeddings, warmup_ratio=0.03, scheduler="cosine", weight_decay=0.0,
-                 max_grad_norm=1.0, bf16=False, packing=False, seed=tiny.init_seed, lora=False, micro_batch=None,
-                 save_every=max(1, tiny.warmup_steps // 3))
-    return OmegaConf.create(train)
+    """The warm-up's train settings: its content from model.tiny, the run's execution settings from `train`.
+
+    Only the train fields the schema marks as execution are copied (how many processes, checkpoint cadence, ...);
+    the one content field taken from `train`, group_by_length (the order of the warm-up's batches), is keyed.
+    """
+    tiny, train = ctx.cfg.model.tiny, ctx.cfg.train
+    execution = {k: train[k] for k in sorted(TrainConfig.EXECUTION_FIELDS) if k in train}
+    return OmegaConf.create({
+        **execution, "lr": tiny.warmup_lr, "max_steps": tiny.warmup_steps, "global_batch": tiny.warmup_batch,
+        "max_seq_len": tiny.max_position_embeddings, "warmup_ratio": 0.03, "scheduler": "cosine", "weight_decay": 0.0,
+        "max_grad_norm": 1.0, "bf16": False, "packing": False, "group_by_length": bool(train.group_by_length),
+        "seed": tiny.init_seed, "lora": False, "micro_batch": None, "save_every": max(1, tiny.warmup_steps // 3)})
 
 
 def tokenizer_kind(cfg: Any) -> str:
@@ -114,5 +119,6 @@ def run(ctx: StageContext) -> dict[str, Any]:
     return _hf(ctx) if ctx.cfg.model.kind == "hf" else _tiny(ctx)
 
 
-STAGE = Stage(name="base", run=run, needs=lambda cfg, arm: ("problems",), keys=("model",), version=1,
-              uses=("trainer",))  # the tiny model's warm-up trains in a child process
+# train.group_by_length: the warm-up's batch order (_warmup_config); data.* reads are keyed by the parent `problems`.
+STAGE = Stage(name="base", run=run, needs=lambda cfg, arm: ("problems",), keys=("model", "train.group_by_length"),
+              version=2, uses=("trainer",))  # the tiny model's warm-up trains in a child process

@@ -173,4 +173,6 @@ def _needs(cfg: Any, arm: str | None) -> tuple[str, ...]:
     return ("problems",) if str(cfg.data.kind) == "release" else ("problems", "sample", "smooth")
 
 
-STAGE = Stage(name="build", run=run, needs=_needs, keys=("build",))
+# model.prompt_format: data=lemma_release renders the released rows with it, and there build's only parent is
+# `problems`, whose key does not hold the model (in synthesis the sample -> base parents key it as well).
+STAGE = Stage(name="build", run=run, needs=_needs, keys=("build", "model.prompt_format"), version=2)

@@ -110,7 +110,10 @@ def model_aware_solution(cfg: Any, f: Flawed, problem: Problem, correct_samples:
 
 
 STAGE = Stage(name="correct", run=run, needs=lambda cfg, arm: ("problems", "sample", "locate"),
-              keys=("teacher", "correction.strategies", "correction.fresh_variant", "correction.truncate"),
+              # correction.seed: the model-aware Fresh & Restart pick of a correct sample (model_aware_solution)
+              keys=("teacher", "correction.strategies", "correction.fresh_variant", "correction.truncate",
+                    "correction.seed"),
+              version=2,
               files=lambda cfg: prompt_files(cfg, *(
                   {"fix": "fix_continue", "fresh": "fresh_restart"}[str(s)] for s in cfg.correction.strategies)),
               uses=("teacher",))

@@ -218,15 +218,17 @@ def _write(ctx: StageContext, model: str, rows: list[dict[str, Any]], per_bench:
 
 
 def _files(cfg: DictConfig) -> dict[str, bytes]:
-    """Bytes that decide the results besides the config: grader version, templates, demos, reflection phrases."""
+    """Bytes that decide the results besides the config: grader version, templates, demos, reflection phrases and
+    the teacher's classify prompt (the error analysis)."""
     from lemma.demos import demo_bytes
     from lemma.grading import GRADER_VERSION
+    from lemma.prompts import prompt_files
     from lemma.reflection import REFLECTION_PHRASES
 
     formats = sorted({str(i.prompt_format) for i in cfg.benchmark["items"].values()} | {str(cfg.model.prompt_format)})
     return {"grader": GRADER_VERSION.encode(), "reflection_phrases": "\n".join(REFLECTION_PHRASES).encode(),
             **{f"prompt_format/{f}": get_format(f).sha256.encode() for f in formats}, **demo_bytes(),
-            **_unpinned_file_hashes(cfg)}
+            **_unpinned_file_hashes(cfg), **prompt_files(cfg, "classify")}
 
 
 def _unpinned_file_hashes(cfg: DictConfig) -> dict[str, bytes]:
@@ -240,6 +242,9 @@ def _unpinned_file_hashes(cfg: DictConfig) -> dict[str, bytes]:
             if str(item.source) == "file" and item.sha256 is None and Path(str(item.path)).is_file()}
 
 
-STAGE = Stage(name="evaluate", run=run, needs=needs, keys=("benchmark", "model.prompt_format"), version=1,
+# teacher: the error analysis asks it for the error types of wrong answers (error_types.json), and whether it serves a
+# benchmark (teacher.datasets) decides which benchmarks get them; evaluate.base and evaluate.sft have no teacher stage
+# among their ancestors, so without it a changed teacher would reuse another teacher's labels.
+STAGE = Stage(name="evaluate", run=run, needs=needs, keys=("benchmark", "model.prompt_format", "teacher"), version=2,
               files=_files, uses=("student", "teacher"))
 

@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from lemma.artifacts import write_json
+from lemma.errors import LemmaError
 from lemma.pipeline import Stage, StageContext
 from lemma.prompts import prompt_files
 from lemma.records import Attempt, Flawed, Problem, read_jsonl, write_jsonl
@@ -63,6 +64,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
             "realised": {ErrorType(t).abbr: n for t, n in sorted(realised.items())}}
 
 
+class NothingToInject(LemmaError, ValueError):
+    """The student's measured errors are all of types the teacher cannot inject (a student too weak to err usefully)."""
+
+
 def dataset_level_weights(cfg: Any, labels: list[Flawed], allowed: frozenset[ErrorType]) -> dict[ErrorType, float]:
     """The target distribution over injectable types that `errors=` names."""
     kind = str(cfg.errors.distribution)
@@ -79,8 +84,8 @@ def dataset_level_weights(cfg: Any, labels: list[Flawed], allowed: frozenset[Err
         return normalize(raw, allowed)
     except ValueError as exc:
         measured = ", ".join(f"{t.abbr}={w:g}" for t, w in raw.items()) or "nothing"
-        raise ValueError(f"errors={cfg.errors.name}: {exc}; measured/target weights: {measured}. "
-                         "Use errors=uniform or errors=paper, or add errors.weights as a prior") from None
+        raise NothingToInject(f"errors={cfg.errors.name}: {exc}; measured/target weights: {measured}. "
+                              "Use errors=uniform or errors=paper, or add errors.weights as a prior") from None
 
 
 def problem_labels(labels: list[Flawed]) -> dict[str, Counter[ErrorType]]:

@@ -53,4 +53,13 @@ def run(ctx: StageContext) -> dict[str, Any]:
             "by_dataset": dict(Counter(p.dataset for p in train))}
 
 
-STAGE = Stage(name="problems", run=run, needs=lambda cfg, arm: (), keys=("data",))
+def _files(cfg: Any) -> dict[str, bytes]:
+    """GSM8K/MATH train golds are lemma.answer_norm's output: its rule version decides them (worlds make their own)."""
+    if str(cfg.data.kind) != "files":
+        return {}
+    from lemma.answer_norm import GOLD_NORMALISATION_VERSION
+
+    return {"gold_normalisation": GOLD_NORMALISATION_VERSION.encode()}
+
+
+STAGE = Stage(name="problems", run=run, needs=lambda cfg, arm: (), keys=("data",), files=_files)

@@ -30,6 +30,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     benches = sorted({b for m in results.values() for b in m.get("benchmarks", {})})
     report = {
         "headline": results.get("lemma", {}).get("average"),
+        "arms": list(results),  # the row order (report.json's keys are sorted)
         "benchmarks": benches,
         "results": {arm: {"title": arm_title(ctx.cfg, arm), "average": m.get("average"),
                           **{b: m["benchmarks"][b]["acc"] for b in m.get("benchmarks", {})}}

@@ -19,7 +19,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lemma.arms import ArmRows, matched_rows, paper_rows
+from omegaconf import OmegaConf
+
+from lemma.arms import ArmRows, arm_steps, matched_rows, paper_rows
 from lemma.model import MODEL_DIR, model_path
 from lemma.pipeline import Stage, StageContext
 from lemma.prompt_format import get_format
@@ -41,7 +43,7 @@ def arm_rows(ctx: StageContext) -> ArmRows:
     fmt = str(cfg.model.prompt_format)
     share = cfg.build.trajectory_share
     if share is not None:
-        n_rows = int(cfg.train.max_steps) * int(cfg.train.global_batch)
+        n_rows = arm_max_steps(ctx) * int(cfg.train.global_batch)
         got = matched_rows(arm, problems, examples, n_rows=n_rows, share=float(share), seed=int(cfg.build.seed),
                            prompt_format=fmt)
     else:
@@ -51,6 +53,24 @@ def arm_rows(ctx: StageContext) -> ArmRows:
                          + ("the data has no train problems with references: drop the arm from `arms`"
                             if arm == "sft" else "build's sft.jsonl is empty"))
     return got
+
+
+def arm_max_steps(ctx: StageContext) -> int:
+    """The arm's optimizer steps: train.max_steps, or more for lemma at equal clean solutions (build.lemma_budget)."""
+    cfg = ctx.cfg
+    if cfg.build.trajectory_share is None:
+        return int(cfg.train.max_steps) if cfg.train.max_steps is not None else 0
+    return arm_steps(str(ctx.arm), int(cfg.train.max_steps), float(cfg.build.trajectory_share),
+                     str(cfg.build.lemma_budget))
+
+
+def _arm_train_config(ctx: StageContext) -> Any:
+    """cfg.train, with max_steps raised where the arm's budget says so (None: cfg.train as it is)."""
+    steps, configured = arm_max_steps(ctx), ctx.cfg.train.max_steps
+    if configured is None or steps == int(configured):
+        return None
+    train = OmegaConf.to_container(ctx.cfg.train, resolve=True, enum_to_str=True)
+    return OmegaConf.create({**train, "max_steps": steps})
 
 
 def train_model(ctx: StageContext, pairs: list[tuple[str, str]], base_model: str, run_name: str,
@@ -81,7 +101,7 @@ def train_model(ctx: StageContext, pairs: list[tuple[str, str]], base_model: str
 def run(ctx: StageContext) -> dict[str, Any]:
     got = arm_rows(ctx)
     base = model_path(ctx.input("base"))
-    metrics = train_model(ctx, got.rows, base, run_name=f"{ctx.node}-{ctx.key}")
+    metrics = train_model(ctx, got.rows, base, run_name=f"{ctx.node}-{ctx.key}", train_cfg=_arm_train_config(ctx))
     ctx.log.info("%s: %d examples (%d trajectories), %d steps, final loss %.4f, %.0f tokens/s", ctx.node,
                  metrics["examples"], got.trajectories, metrics["steps"], metrics["final_loss"], metrics["tokens_per_s"])
     return {"arm": ctx.arm, "rows": len(got.rows), "trajectory_rows": got.trajectories,
@@ -106,6 +126,6 @@ def _needs(cfg: Any, arm: str | None) -> tuple[str, ...]:
 
 
 STAGE = Stage(name="train", run=run, needs=_needs,
-              keys=("train", "model.prompt_format", "build.trajectory_share", "build.seed"),
+              keys=("train", "model.prompt_format", "build.trajectory_share", "build.seed", "build.lemma_budget"),
               version=2,
               uses=("trainer",))

@@ -1,7 +1,39 @@
-"""Teachers: the symbolic one for the arith world, and LLM backends behind the same interface."""
+"""Teachers: the symbolic one for the built-in worlds, and LLM backends behind the same interface.
+
+`make_teacher` is the one table from `teacher.backend` to an implementation. It lives here, above the protocol
+(lemma.teacher.base) and the implementations, which import only the protocol: that keeps the package free of import
+cycles. Implementations are imported when chosen, so a symbolic run never imports the LLM stack.
+"""
 
 from __future__ import annotations
 
-from lemma.teacher.base import Teacher, make_teacher
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Teacher", "make_teacher"]
+from lemma.teacher.base import Teacher
+
+__all__ = ["TEACHERS", "Teacher", "make_teacher"]
+
+
+def _symbolic(cfg: Any, cache_dir: str) -> Teacher:
+    from lemma.teacher.symbolic import SymbolicTeacher
+
+    # the seed is in the teacher's key, unlike the run seed; the world is the data's (arith or relations)
+    return SymbolicTeacher(seed=cfg.teacher.seed or 0, world=str(cfg.data.name))
+
+
+def _llm(cfg: Any, cache_dir: str) -> Teacher:
+    from lemma.teacher.llm import LLMTeacher  # its request backend comes from lemma.teacher.backends
+
+    return LLMTeacher.from_config(cfg, cache_dir)
+
+
+TEACHERS: dict[str, Callable[[Any, str], Teacher]] = {"symbolic": _symbolic, "openai": _llm, "vllm": _llm, "hf": _llm}
+
+
+def make_teacher(cfg: Any, cache_dir: str) -> Teacher:
+    """Build the teacher that `teacher.backend` names."""
+    backend = str(cfg.teacher.backend)
+    if backend not in TEACHERS:
+        raise ValueError(f"teacher.backend={backend!r}: use one of {', '.join(TEACHERS)}")
+    return TEACHERS[backend](cfg, cache_dir)

@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lemma.teacher.base import TeacherUsage
-from lemma.teacher.cache import Reply
+from lemma.teacher.base import Reply, TeacherUsage
 from lemma.teacher.ledger import SpendLedger
 from lemma.teacher.limiter import TeacherStopped
 
@@ -115,7 +114,3 @@ class Ledger:
         remaining = None if self.max_cost_usd is None else round(max(0.0, self.max_cost_usd - spent), 6)
         return {"spent_total_usd": round(spent, 6), "max_cost_usd": self.max_cost_usd, "remaining_usd": remaining,
                 "scope": "cache" if self.spend is not None else "run"}
-
-    def estimate(self, prompts: list[list[dict[str, str]]], max_tokens: int) -> float:
-        """Worst-case dollars for sending these prompts (a dry-run estimate; cached ones are not subtracted)."""
-        return sum(self.prices.cost(estimate_tokens(m), max_tokens) for m in prompts)

@@ -3,6 +3,10 @@
 Every job takes a list of requests and returns one `Outcome` per request, in order. Batches let LLM backends keep many
 requests in flight; failures (unparseable replies, refusals, timeouts) come back as `Outcome(failure=...)` so a stage
 can count and report them and never loses the rest of its batch (METHOD.md §10, defects 10-11).
+
+This module is the protocol only: the data every teacher and request backend exchanges, and the `Teacher` and
+backend Protocols. It imports no implementation, so implementations import it and `lemma.teacher.make_teacher` /
+`lemma.teacher.backends.make_backend` import them, and the package has no import cycle.
 """
 
 from __future__ import annotations
@@ -11,8 +15,6 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
-
-from omegaconf import DictConfig
 
 from lemma.records import Problem
 from lemma.taxonomy import ErrorType
@@ -151,14 +153,60 @@ class Teacher(Protocol):
     def close(self) -> None: ...
 
 
-def make_teacher(cfg: DictConfig, cache_dir: str) -> Teacher:
-    """Build the teacher that `teacher=` names; heavy backends are imported only when chosen."""
-    backend = str(cfg.teacher.backend)
-    if backend == "symbolic":
-        from lemma.teacher.symbolic import SymbolicTeacher
+# ------------------------------------------------------------------------------------------- request backends
+Messages = list[dict[str, str]]
 
-        # the seed is in the teacher's key, unlike the run seed; the world is the data's (arith or relations)
-        return SymbolicTeacher(seed=cfg.teacher.seed or 0, world=str(cfg.data.name))
-    from lemma.teacher.llm import LLMTeacher  # issue 4: openai, vllm and hf backends
 
-    return LLMTeacher.from_config(cfg, cache_dir)
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    finish_reason: str = "stop"
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int | None = None  # the per-request seed (derived from teacher.seed, draw and attempt)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
+
+
+@runtime_checkable
+class RemoteBackend(Protocol):
+    """An endpoint (lemma.teacher.clients): calls run concurrently under the limiter, one client per batch."""
+    name: str
+    model: str
+    remote: bool  # True
+
+    @property
+    def endpoint(self) -> str: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def send(self, messages: Messages, sampling: Sampling) -> Reply: ...
+
+
+@runtime_checkable
+class LocalBackend(Protocol):
+    """An in-process model (lemma.teacher.local): generates a chunk of prompts at once, holds the GPU while loaded."""
+    name: str
+    model: str
+    remote: bool  # False
+    chunk_size: int
+
+    def generate(self, prompts: list[Messages], sampling: list[Sampling]) -> list[Reply]: ...
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+Backend = RemoteBackend | LocalBackend

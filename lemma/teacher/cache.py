@@ -14,17 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    finish_reason: str = "stop"
-    input_tokens: int = 0
-    output_tokens: int = 0
+from lemma.teacher.base import Reply
 
 
 def request_key(backend: str, model: str, messages: list[dict[str, str]], sampling: dict[str, Any],

@@ -1,4 +1,4 @@
-"""Backends that turn chat messages into replies: any OpenAI-compatible endpoint, or a local vLLM / transformers model.
+"""The remote request backend: any OpenAI-compatible endpoint (local vLLM / transformers: lemma.teacher.local).
 
 The original imported vLLM even for API-only stages, made no client at all unless the model name contained "gpt-",
 and kept the API key in a fixed dotfile (METHOD.md §10, defects 6, 10, 14). Here the backend is chosen by
@@ -15,25 +15,10 @@ that one policy, with Retry-After and a circuit breaker, governs every attempt.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
-from lemma.teacher.cache import Reply
+from lemma.teacher.base import Messages, Reply, Sampling
 from lemma.teacher.limiter import PermanentError, TeacherStopped, TransientError, parse_retry_after
-
-Messages = list[dict[str, str]]
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float
-    top_p: float
-    max_tokens: int
-    seed: int | None = None  # the per-request seed (derived from teacher.seed, draw and attempt)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
-
 
 class OpenAIBackend:
     """Chat completions through the official `openai` AsyncOpenAI client; one client per event loop (batch)."""
@@ -114,21 +99,3 @@ def _reply_of(response: Any) -> Reply:
     return Reply(text=text, finish_reason=(choice.finish_reason if choice is not None else None) or "stop",
                  input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                  output_tokens=int(getattr(usage, "completion_tokens", 0) or 0))
-
-
-def make_backend(teacher_cfg: Any) -> Any:
-    """The backend `teacher.backend` names; vllm and transformers are imported only when chosen."""
-    backend = str(teacher_cfg.backend)
-    if backend == "openai":
-        return OpenAIBackend(str(teacher_cfg.model), teacher_cfg.base_url, str(teacher_cfg.api_key_env),
-                             float(teacher_cfg.request_timeout_s))
-    if backend == "vllm":
-        from lemma.teacher.local import VLLMBackend
-
-        return VLLMBackend(str(teacher_cfg.model), int(teacher_cfg.tensor_parallel_size),
-                           float(teacher_cfg.gpu_memory_utilization))
-    if backend == "hf":
-        from lemma.teacher.local import HFBackend
-
-        return HFBackend(str(teacher_cfg.model))
-    raise ValueError(f"teacher.backend={backend!r} is not an LLM backend; use openai, vllm or hf")

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lemma.teacher.accounting import Ledger, estimate_tokens
-from lemma.teacher.base import TeacherUsage
-from lemma.teacher.cache import Reply, RequestCache, request_key
-from lemma.teacher.clients import Messages, Sampling
+from lemma.teacher.base import Messages, Reply, Sampling, TeacherUsage
+from lemma.teacher.cache import RequestCache, request_key
 from lemma.teacher.dry_run import DryRunStop, estimate
 from lemma.teacher.limiter import AttemptLog, Limiter, PermanentError, TeacherStopped, TransientError
 

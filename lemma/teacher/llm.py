@@ -27,10 +27,10 @@ from lemma.taxonomy import ErrorType
 from lemma.progress import Progress, human_count
 from lemma.teacher import jobs
 from lemma.teacher.accounting import Ledger, Prices
+from lemma.teacher.backends import make_backend
 from lemma.teacher.base import (ClassifyRequest, InjectRequest, Injection, Label, Location, LocateRequest, Outcome,
-                                ReviseRequest, Revision, SmoothRequest, TeacherUsage)
-from lemma.teacher.cache import Reply, RequestCache
-from lemma.teacher.clients import make_backend
+                                Reply, ReviseRequest, Revision, SmoothRequest, TeacherUsage)
+from lemma.teacher.cache import RequestCache
 from lemma.teacher.engine import Call, Engine
 from lemma.teacher.ledger import SpendLedger
 from lemma.teacher.limiter import CircuitBreaker, Limiter, RetryPolicy
@@ -104,10 +104,6 @@ class LLMTeacher:
 
     def smooth(self, requests: list[SmoothRequest]) -> list[Outcome[str]]:
         return self._run("smooth", [jobs.smooth_prompt(self.prompt_set, r.problem, r.text) for r in requests])
-
-    def estimate_cost_usd(self, prompts: list[jobs.Prompt]) -> float:
-        """Worst-case dollars to send these prompts once (a dry run; cache hits are not subtracted)."""
-        return self.engine.ledger.estimate([p.messages for p in prompts], self.engine.max_tokens)
 
     def budget_status(self) -> dict[str, Any]:
         """Spent so far through this cache (all runs), the cap and what remains: for manifests and the report."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lemma.teacher.cache import Reply
-from lemma.teacher.clients import Messages, Sampling
+from lemma.teacher.base import Messages, Reply, Sampling
 
 
 class VLLMBackend:

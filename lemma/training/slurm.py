@@ -261,52 +261,6 @@ def node_launch_for(nnodes: int, hostfile: str | None) -> bool:
     return nnodes > 1 and not hostfile and bool(os.environ.get(RENDEZVOUS_ENV))
 
 
-# ------------------------------------------------------------------------------------------------------- host
-def host_training(task: SlurmTask, root: str | Path) -> int:
-    """A non-first task: start this node's part of every training launch until the driver is done."""
-    from lemma.training import launch
-    from lemma.training.job import load_job
-
-    top = task.rendezvous_dir(root)
-    log.info("SLURM job %s: node %d of %d hosts training workers only; the pipeline runs on node 0 (rendezvous %s)",
-             task.job_id, task.node_rank, task.nnodes, top)
-    started = time.time()
-
-    def current_driver() -> dict[str, Any] | None:  # this run's driver, not one of a requeued job's earlier try
-        info = _read_json(top / "driver.json")
-        return info if info and float(info.get("started", 0)) >= started - STALE_S / 2 else None
-
-    if not _wait_for(lambda: current_driver() is not None, STALE_S):
-        log.error("no driver announced itself in %s within %.0f s; is paths.root on a shared filesystem?", top,
-                  STALE_S)
-        return 1
-    folder = top / str(current_driver()["session"])  # type: ignore[index]
-    seq, launches = 0, 0
-    while True:
-        spec = _read_json(folder / f"launch-{seq:03d}.json")
-        if spec is not None:
-            (folder / f"launch-{seq:03d}.ack.{task.node_rank}").touch()
-            node = NodeLaunch(int(spec["nnodes"]), task.node_rank, str(spec["master_addr"]),
-                              int(spec["master_port"]))
-            job = load_job(spec["job"])
-            log.info("training launch %d: starting %d worker(s) as node %d", seq, job.nproc_per_node, node.node_rank)
-            try:
-                launch.wait(launch.start(Path(spec["job"]), node=node), folder / f"workers-node{task.node_rank}.log")
-            except launch.TrainingFailed as exc:
-                log.error("training launch %d failed on this node: %s", seq, exc)
-            seq, launches = seq + 1, launches + 1
-            continue
-        done = _read_json(folder / "done.json")
-        if done is not None:
-            log.info("the driver finished (%s); %d training launch(es) hosted", "ok" if done.get("ok") else
-                     "failed", launches)
-            return 0 if done.get("ok") else 1
-        if time.time() - (folder / "heartbeat").stat().st_mtime > STALE_S:
-            log.error("the driver's heartbeat in %s stopped more than %.0f s ago; giving up", folder, STALE_S)
-            return 1
-        time.sleep(POLL_S)
-
-
 def _wait_for(condition: Any, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

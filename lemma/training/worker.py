@@ -57,6 +57,8 @@ def training_arguments(job: TrainJob, on_cpu: bool) -> Any:
         extra["deepspeed"] = build_config(job)
     if on_cpu and job.world_size > 1:
         extra["ddp_backend"] = "gloo"
+    if job.backend != "deepspeed":  # a causal LM uses every parameter: skip DDP's extra search of the graph
+        extra["ddp_find_unused_parameters"] = False
     args = TrainingArguments(
         output_dir=job.checkpoint_dir, per_device_train_batch_size=micro, gradient_accumulation_steps=accum,
         learning_rate=job.lr, num_train_epochs=job.epochs, max_steps=job.max_steps or -1,

@@ -18,217 +18,30 @@ needed person in a dependency order, leaves first, then the answer line:
     The answer is: 9
 
 `Graph` is stored in `Problem.meta`, so the symbolic teacher can check every line of any solution by rule.
+
+This module draws problems; the graph (lemma.world.relations_graph) and its text (lemma.world.relations_text) are
+re-exported here, so callers import the world from one place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from lemma.records import Problem
+from lemma.world.relations_graph import (ANSWER_PREFIX, DATASET, KINDS, LINE_BREAK, NAMES, OBJECTS, SYMBOL, WORLD,
+                                         Graph, Person, other_orders, plan_order, reference_order)
+from lemma.world.relations_text import (compute_line, line, question_text, relation_terms, sentence, solution,
+                                        vocabulary_texts)
 
-WORLD = "relations-v1"
-DATASET = "relations"
-ANSWER_PREFIX = "The answer is: "
-LINE_BREAK = "\n"
-
-NAMES = ("Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gia", "Hugo", "Ida", "Jack", "Kim", "Leo", "Mia", "Ned",
-         "Olga", "Pete", "Rosa", "Sam", "Tess", "Ugo", "Vera", "Walt", "Yara", "Zoe")
-OBJECTS = ("apples", "marbles", "stickers", "cookies", "pencils", "books", "shells", "stamps", "cards", "coins")
-KINDS = ("more", "fewer", "twice", "half", "sum")
-SYMBOL = {"more": "+", "fewer": "-", "twice": "*", "half": "/", "sum": "+"}
+__all__ = ["ANSWER_PREFIX", "DATASET", "KINDS", "LINE_BREAK", "NAMES", "OBJECTS", "SYMBOL", "WORLD", "Graph", "Person",
+           "WorldSpec", "compute_line", "draw_problem", "generate_split", "line", "make_world", "other_orders",
+           "plan_order", "question_text", "reference_order", "relation_terms", "sentence", "solution",
+           "vocabulary_texts"]
 
 
-@dataclass(frozen=True)
-class Person:
-    """One quantity: a leaf (`kind="leaf"`, its value given) or a relation over `args` (one name, two for sum)."""
-    name: str
-    kind: str
-    value: int
-    args: tuple[str, ...] = ()
-    k: int = 0  # the amount of `more` / `fewer`
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.kind == "leaf"
-
-
-@dataclass(frozen=True)
-class Graph:
-    """The people of a problem (needed ones and distractors), the object they count and who is asked for."""
-    people: tuple[Person, ...]
-    target: str
-    obj: str
-    phrasing: str = "words"  # how the question states relations (see `sentence`)
-
-    def __getitem__(self, name: str) -> Person:
-        for p in self.people:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    def get(self, name: str) -> Person | None:
-        return next((p for p in self.people if p.name == name), None)
-
-    @property
-    def answer(self) -> int:
-        return self[self.target].value
-
-    def needed(self) -> set[str]:
-        """Everyone the target depends on, and the target."""
-        out: set[str] = set()
-        stack = [self.target]
-        while stack:
-            name = stack.pop()
-            if name not in out:
-                out.add(name)
-                stack.extend(self[name].args)
-        return out
-
-    def depth(self, name: str | None = None) -> int:
-        """Longest chain of relations below `name` (the target by default); a leaf has depth 0."""
-        person = self[name or self.target]
-        return 0 if person.is_leaf else 1 + max(self.depth(a) for a in person.args)
-
-    def to_meta(self) -> dict:
-        return {"world": WORLD, "target": self.target, "obj": self.obj, "phrasing": self.phrasing,
-                "people": [{**asdict(p), "args": list(p.args)} for p in self.people]}
-
-    @classmethod
-    def from_meta(cls, meta: Mapping) -> Graph:
-        people = tuple(Person(p["name"], p["kind"], int(p["value"]), tuple(p["args"]), int(p.get("k", 0)))
-                       for p in meta["people"])
-        return cls(people, meta["target"], meta["obj"], meta.get("phrasing", "words"))
-
-
-# --------------------------------------------------------------------------------------------------------- text
-def sentence(person: Person, obj: str, phrasing: str = "words") -> str:
-    """The question's sentence that defines `person`.
-
-    words: "Mia has 2 more apples than Tom."; formula: "Mia has Tom + 2 apples." (the relation as the solution
-    line writes it, so reading it is a copy and the difficulty left is the order of the lines).
-    """
-    a = person.args
-    if phrasing == "formula":
-        if person.is_leaf:
-            return f"{person.name} has {person.value} {obj}."
-        return f"{person.name} has {' '.join(relation_terms(person))} {obj}."
-    return {
-        "leaf": lambda: f"{person.name} has {person.value} {obj}.",
-        "more": lambda: f"{person.name} has {person.k} more {obj} than {a[0]}.",
-        "fewer": lambda: f"{person.name} has {person.k} fewer {obj} than {a[0]}.",
-        "twice": lambda: f"{person.name} has twice as many {obj} as {a[0]}.",
-        "half": lambda: f"{person.name} has half as many {obj} as {a[0]}.",
-        "sum": lambda: f"{person.name} has as many {obj} as {a[0]} and {a[1]} together.",
-    }[person.kind]()
-
-
-def relation_terms(person: Person, values: Mapping[str, int] | None = None) -> tuple[str, str, str]:
-    """(left operand, operator, right operand) of a relation, by name, or by value when `values` is given."""
-    v = (lambda n: str(values[n])) if values is not None else (lambda n: n)
-    a = person.args
-    if person.kind in ("more", "fewer"):
-        return v(a[0]), SYMBOL[person.kind], str(person.k)
-    if person.kind == "twice":
-        return "2", "*", v(a[0])
-    if person.kind == "half":
-        return v(a[0]), "/", "2"
-    if person.kind == "sum":
-        return v(a[0]), "+", v(a[1])
-    raise ValueError(f"{person.name} is a leaf, not a relation")
-
-
-def line(person: Person, values: Mapping[str, int], obj: str = "", style: str = "compact") -> str:
-    """The solution line of `person`, with operand values taken from `values` (the ones written earlier).
-
-    compact: `Tom = Ben - 3 = 6 - 3 = 3`; restate: `Tom has 3 fewer apples than Ben, so Tom = 6 - 3 = 3`.
-    """
-    numbers = relation_terms(person, values) if not person.is_leaf else None
-    if style == "restate":
-        said = sentence(person, obj)[:-1]
-        if person.is_leaf:
-            return f"{said}, so {person.name} = {person.value}"
-        return f"{said}, so {person.name} = {' '.join(numbers)} = {person.value}"
-    if person.is_leaf:
-        return f"{person.name} = {person.value}"
-    return f"{person.name} = {' '.join(relation_terms(person))} = {' '.join(numbers)} = {person.value}"
-
-
-def solution(graph: Graph, order: Sequence[str], style: str = "compact") -> str:
-    """The lines of `order` (a dependency order of the needed people), then the answer line.
-
-    plan: first the question's sentences of the needed people, from the asked person down (each one names the
-    next), then one value line per person in `order`: `Tom = 6 - 3 = 3`.
-    """
-    values = {p.name: p.value for p in graph.people}
-    if style == "plan":
-        listed = [sentence(graph[n], graph.obj) for n in plan_order(graph)]
-        computed = [compute_line(graph[n], values) for n in order]
-        return "\n".join([*listed, *computed, f"{ANSWER_PREFIX}{graph.answer}"])
-    lines = [line(graph[n], values, graph.obj, style) for n in order]
-    return LINE_BREAK.join([*lines, f"{ANSWER_PREFIX}{graph.answer}"])
-
-
-def compute_line(person: Person, values: Mapping[str, int]) -> str:
-    if person.is_leaf:
-        return f"{person.name} = {person.value}"
-    return f"{person.name} = {' '.join(relation_terms(person, values))} = {person.value}"
-
-
-def plan_order(graph: Graph) -> list[str]:
-    """The needed people from the asked one down, depth first, each listed once (its sentence names the next)."""
-    order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in order:
-            return
-        order.append(name)
-        for arg in graph[name].args:
-            visit(arg)
-
-    visit(graph.target)
-    return order
-
-
-def reference_order(graph: Graph) -> list[str]:
-    """The canonical order: depth-first from the target, operands in the order the relation names them."""
-    order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in order:
-            return
-        for arg in graph[name].args:
-            visit(arg)
-        order.append(name)
-
-    visit(graph.target)
-    return order
-
-
-def other_orders(graph: Graph, rng: random.Random, tries: int = 20) -> Iterator[list[str]]:
-    """Valid dependency orders of the needed people that differ from the reference order (random topological sorts)."""
-    needed = graph.needed()
-    reference = reference_order(graph)
-    seen = {tuple(reference)}
-    for _ in range(tries):
-        done: list[str] = []
-        while len(done) < len(needed):
-            ready = sorted(n for n in needed if n not in done and all(a in done for a in graph[n].args))
-            done.append(rng.choice(ready))
-        if tuple(done) not in seen:
-            seen.add(tuple(done))
-            yield done
-
-
-def question_text(graph: Graph, rng: random.Random) -> str:
-    sentences = [sentence(p, graph.obj, graph.phrasing) for p in graph.people]
-    rng.shuffle(sentences)
-    return " ".join([*sentences, f"How many {graph.obj} does {graph.target} have?"])
-
-
-# ---------------------------------------------------------------------------------------------------- generation
 @dataclass(frozen=True)
 class WorldSpec:
     min_depth: int = 2
@@ -239,6 +52,7 @@ class WorldSpec:
     max_leaf: int = 20  # leaf values 1..max_leaf
     max_k: int = 9  # `more` / `fewer` amounts 1..max_k
     max_value: int = 60  # every value stays within 0..max_value
+    names: int = len(NAMES)  # how many of NAMES the world uses (a smaller cast is learnt faster)
     style: str = "compact"  # how a solution line reads: compact | restate (see `line`)
     phrasing: str = "words"  # how the question states a relation: words | formula (see `sentence`)
 
@@ -275,7 +89,7 @@ def _draw_graph(rng: random.Random, spec: WorldSpec) -> Graph:
     """A chain from the target down to a leaf, extra needed people hung on it, then distractors."""
     depth = rng.randint(spec.min_depth, spec.max_depth)
     n_needed = rng.randint(max(depth + 1, spec.min_people), max(depth + 1, spec.max_people))
-    names = rng.sample(NAMES, n_needed + spec.max_distractors)
+    names = rng.sample(NAMES[: spec.names], n_needed + spec.max_distractors)
     level = {names[i]: i for i in range(depth + 1)}  # chain: names[0] is a leaf, names[depth] the target
     extras = names[depth + 1:n_needed]
     for name in extras:  # each extra sits below some chain person, so it is needed
@@ -407,20 +221,3 @@ def make_world(sizes: Mapping[str, int], *, seed: int, spec: WorldSpec) -> dict[
         out[split] = generate_split(n, seed=seed, split=split, spec=spec, exclude=frozenset(taken))
         taken.update(p.question for p in out[split])
     return out
-
-
-def vocabulary_texts(max_number: int) -> list[str]:
-    """Texts holding every word this world can write, each where it can stand (line start or after a space).
-
-    The closed tokenizer (lemma.model.vocab) is built from these, not from sampled problems, so the vocabulary is the
-    same for every seed and split, and a test can prove that nothing the world writes falls outside it.
-    """
-    numbers = [str(i) for i in range(max_number + 1)]
-    texts = [" ".join(NAMES), "\n".join(["", *NAMES]), " ".join(numbers), "\n".join(["", *numbers]),
-             f"{ANSWER_PREFIX}0", "\n".join(["", *(f"{n} = {s} 2" for n in NAMES[:1] for s in "+-*/")])]
-    for obj in OBJECTS:
-        a, b, c = NAMES[:3]
-        texts += [sentence(Person(a, "leaf", 1), obj), *(sentence(Person(a, kind, 4, (b, c), 1), obj)
-                                                        for kind in KINDS),
-                  f"How many {obj} does {a} have?"]
-    return texts

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from lemma.teacher.accounting import Ledger, Prices
-from lemma.teacher.base import TeacherUsage
-from lemma.teacher.cache import Reply, RequestCache
-from lemma.teacher.clients import Messages, Sampling
+from lemma.teacher.base import Messages, Reply, Sampling, TeacherUsage
+from lemma.teacher.cache import RequestCache
 from lemma.teacher.engine import Engine
 from lemma.teacher.limiter import CircuitBreaker, Limiter, RetryPolicy
 from lemma.teacher.llm import LLMTeacher

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import SMALL, run_cli
+from tests.integration.conftest import SMALL, SmallRun, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -17,16 +17,17 @@ def _lineage(stdout_root: Path) -> dict:
     return json.loads(runs[-1].read_text())
 
 
-def test_full_run_then_cached_then_fix_only(small_root: Path, tmp_path: Path):
-    first = run_cli(f"paths.root={small_root}", *SMALL, cwd=tmp_path)
+def test_full_run_then_cached_then_fix_only(small_run: SmallRun, small_root: Path, tmp_path: Path):
+    """The cold run is the session's shared `small_run` (read only); the rerun and fix_only run in this test's copy."""
+    cold = small_run.root
     for title in ("Base model (warm-up)", "SFT on references", "Clean control (same rows, no errors)", "LEMMA"):
-        assert f"| {title} |" in first.stdout
-    lineage = _lineage(small_root)
+        assert f"| {title} |" in small_run.stdout
+    lineage = _lineage(cold)
     assert lineage["cached"] == [] and "report" in lineage["computed"]
 
-    report_dir = small_root / "artifacts" / "report" / lineage["lineage"]["report"].split("/")[1]
+    report_dir = cold / "artifacts" / "report" / lineage["lineage"]["report"].split("/")[1]
     report = json.loads((report_dir / "report.json").read_text())
-    assert list(report["results"]) == ["base", "sft", "clean", "lemma"]
+    assert report["arms"] == ["base", "sft", "clean", "lemma"] and set(report["results"]) == set(report["arms"])
     gate = report["gate"]  # a 30-step model on 20 dev problems: its figures are fixed, and it misses the gate
     assert (gate["n"], gate["passed"], gate["min_acc"], gate["max_acc"]) == (20, False, 40.0, 70.0)
     assert sum(gate["errors"].values()) == 20 - round(gate["dev_acc"] * 20 / 100)
@@ -39,16 +40,17 @@ def test_full_run_then_cached_then_fix_only(small_root: Path, tmp_path: Path):
     assert data["sample"]["attempts"] == 40
     assert data["build"]["examples"] > 0 and set(data["build"]["by_source"]) <= {"self", "injected"}
     assert report["stages"]["train.lemma"]["seconds"] > 0
-    classify_dir = small_root / "artifacts" / "classify" / lineage["lineage"]["classify"].split("/")[1]
+    classify_dir = cold / "artifacts" / "classify" / lineage["lineage"]["classify"].split("/")[1]
     assert (classify_dir / "distribution.png").stat().st_size > 1000
     dist = json.loads((classify_dir / "distribution.json").read_text())
     assert dist["total"] == data["classify"]["labelled"]
-    run_dirs = sorted(small_root.glob("runs/*/*"), key=lambda p: p.stat().st_mtime)
+    run_dirs = sorted(cold.glob("runs/*/*"), key=lambda p: p.stat().st_mtime)
     assert (run_dirs[-1] / "report.md").exists() and (run_dirs[-1] / "run.log").exists()
 
     again = run_cli(f"paths.root={small_root}", *SMALL, cwd=tmp_path)
     assert _lineage(small_root)["computed"] == [], "an identical rerun recomputes nothing"
-    assert again.stdout.count("| LEMMA |") == 1
+    assert again.stdout.count("# LEMMA run report") == 1  # the report is printed once, the same as the cold run's
+    assert again.stdout.count("| LEMMA |") == small_run.stdout.count("| LEMMA |") > 0
 
     run_cli(f"paths.root={small_root}", *SMALL, "correction=fix_only", cwd=tmp_path)
     fix = _lineage(small_root)
@@ -67,7 +69,7 @@ def test_bad_config_fails_before_any_work(tmp_path: Path):
         assert not (tmp_path / "artifacts").exists(), "nothing ran"
 
 
-def test_stage_selection_builds_only_ancestors(small_root: Path, tmp_path: Path):
+def test_stage_selection_builds_only_ancestors(tmp_path: Path):
     root = tmp_path / "out"
     run_cli(f"paths.root={root}", *SMALL, "stage=classify", cwd=tmp_path)
     built = {p.name for p in (root / "artifacts").iterdir() if not p.name.startswith(".")}

@@ -33,7 +33,7 @@ def test_ablate_correction_shares_teacher_work_and_summarises(small_root: Path, 
     run_cli(*_args(small_root, sweep_dir), cwd=tmp_path, config=SWEEP)
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
     assert len(jobs) == 3
-    for job in jobs:  # classify, inject and locate are built at most once (by the first arm or an earlier test)
+    for job in jobs:  # classify, inject and locate are built at most once (small_root holds them already)
         lineage = _lineage(job)
         if job.name != "0":
             assert {"classify", "inject", "locate"} <= set(lineage["cached"])

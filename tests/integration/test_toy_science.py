@@ -12,7 +12,7 @@ from tests.integration.conftest import SMALL, run_cli
 
 pytestmark = pytest.mark.integration
 
-VARIANTS = ("mix", "fix_only", "fresh_only", "own_errors", "no_truncation", "masked")
+VARIANTS = ("mix", "fix_only", "fresh_only", "own_errors", "no_truncation", "masked", "equal_clean")
 
 
 def test_toy_science_sweep_composes_and_writes_its_paired_summary(tmp_path: Path) -> None:

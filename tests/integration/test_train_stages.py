@@ -67,11 +67,9 @@ def test_base_then_both_arms(make_cfg: Callable[..., DictConfig], tmp_path: Path
     rows = [SFTExample(f"s{i}", p.id, "arith", p.question, "Wait, let me redo it. " + p.reference, "injected")
             for i, p in enumerate(_problems(40))]
     build = _artifact(store, "build", "k0", {"sft.jsonl": rows})
-    with (build.file("sft.jsonl")).open("a") as fh:  # a released-format row is accepted too
-        fh.write(json.dumps({"instruction": "What is 2+2?", "input": "", "output": "2+2=4. The answer is: 4"}) + "\n")
 
     for node, inputs in (("train.sft", {"problems": problems, "base": base_art}),
-                         ("train.lemma", {"base": base_art, "build": build})):
+                         ("train.lemma", {"problems": problems, "base": base_art, "build": build})):
         art = _run(cfg, store, node, inputs, node.replace(".", "-"))
         stats = art.manifest["stats"]
         assert stats["steps"] == 6 and stats["arm"] == node.split(".")[1] and stats["base_model"]
@@ -81,7 +79,8 @@ def test_base_then_both_arms(make_cfg: Callable[..., DictConfig], tmp_path: Path
         assert [r["step"] for r in log] == [2, 4, 6]
         assert {"loss", "lr", "grad_norm", "tokens_per_s", "padding_share"} <= set(log[0])
         assert art.file("job.yaml").is_file() and load_model(model_path(art)) is not None
-    assert json.loads(store.path("train", "train-lemma").joinpath("metrics.json").read_text())["examples"] == 41
+    lemma_metrics = json.loads(store.path("train", "train-lemma").joinpath("metrics.json").read_text())
+    assert lemma_metrics["examples"] == 6 * 8  # matched arms: max_steps x global_batch rows, one pass
 
 
 def test_hf_base_is_a_reference(make_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
@@ -100,5 +99,5 @@ def test_sft_arm_without_problems_explains(make_cfg: Callable[..., DictConfig], 
     with pytest.raises(ValueError, match="arms=\\[base,lemma\\]"):
         _run(cfg, store, "train.sft", {"problems": problems, "base": problems}, "t0")
     assert train.STAGE.needs(cfg, "sft") == ("problems", "base")
-    assert train.STAGE.needs(cfg, "lemma") == ("base", "build")
-    assert base.STAGE.needs(cfg, None) == ("problems",) and train.STAGE.keys == ("train", "model.prompt_format")
+    assert train.STAGE.needs(cfg, "lemma") == ("problems", "base", "build")
+    assert base.STAGE.needs(cfg, None) == ("problems",) and "build.trajectory_share" in train.STAGE.keys

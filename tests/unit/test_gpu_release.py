@@ -77,7 +77,7 @@ def harness(make_cfg, tmp_path, events, monkeypatch):
         return {}
 
     work = {"locate": teacher_work, "sample": student_work, "train": lambda ctx: events.append("train") or {}}
-    monkeypatch.setattr(pipeline, "load_stage", lambda name: dataclasses.replace(real(name), run=work[name]))
+    monkeypatch.setattr(pipeline, "load_stage", lambda name: dataclasses.replace(real(name), run=work.get(name, real(name).run)))
     monkeypatch.setattr(generation, "_load_hf", lambda *a: StudentEngine(events))
     monkeypatch.setattr(generation, "_generate_hf", lambda engine, prompts, *a, **k: (
         events.append("student.generate"), [[Generation("x", 1, False)] for _ in prompts])[1])

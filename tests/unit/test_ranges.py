@@ -11,8 +11,8 @@ from lemma.config import LemmaConfig, LemmaConfigError, validate
 from lemma.ranges import RANGES, Rule, at_least, between, positive, range_problems
 
 CHECKED_ELSEWHERE = {  # numeric fields whose check lives next to related rules, with why
-    "errors.weights": "a dict of weights; lemma.config._errors_problems checks each entry",
-    "build.trajectory_share": "lemma.config._world_problems checks it with the other matched-arms rules",
+    "errors.weights": "a dict of weights; lemma.config_checks._errors_problems checks each entry",
+    "build.trajectory_share": "lemma.config_checks._world_problems checks it with the other matched-arms rules",
     "data.trajectory_share": "the default of build.trajectory_share, checked there once interpolated",
 }
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from lemma.teacher.clients import Sampling
+from lemma.teacher.base import Sampling
 from lemma.teacher.local import HFBackend, VLLMBackend
 
 MESSAGES = [{"role": "user", "content": "two plus two"}]
 
 
 def test_api_only_runs_never_import_vllm_or_torch():
-    code = ("import sys; from lemma.teacher.llm import LLMTeacher; from lemma.teacher import clients, local; "
+    code = ("import sys; from lemma.teacher.llm import LLMTeacher; from lemma.teacher import backends; "
             "print('vllm' in sys.modules, 'openai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -46,6 +46,26 @@ def test_vllm_backend_builds_lazily_with_tensor_parallelism(monkeypatch):
     assert built["tensor_parallel_size"] == 8 and built["model"].startswith("nvidia/")
     assert [(r.text, r.finish_reason, r.input_tokens, r.output_tokens) for r in replies] == [
         ("reply 0", "stop", 3, 1), ("reply 1", "length", 3, 2)]
+
+
+def test_one_table_builds_every_backend_and_teacher_without_loading_anything():
+    from lemma.config import TeacherBackend
+    from lemma.teacher import TEACHERS
+    from lemma.teacher.backends import BACKENDS, make_backend
+    from lemma.teacher.base import LocalBackend, RemoteBackend
+    from lemma.teacher.clients import OpenAIBackend
+
+    assert set(TEACHERS) == {b.value for b in TeacherBackend}  # every choice of the schema has a builder
+    assert set(BACKENDS) == set(TEACHERS) - {"symbolic"}
+    cfg = types.SimpleNamespace(model="m", base_url=None, api_key_env="KEY", request_timeout_s=5.0,
+                                tensor_parallel_size=2, gpu_memory_utilization=0.5, backend="")
+    built = {name: make_backend(types.SimpleNamespace(**{**vars(cfg), "backend": name})) for name in BACKENDS}
+    assert [type(b) for b in built.values()] == [OpenAIBackend, VLLMBackend, HFBackend]
+    assert isinstance(built["openai"], RemoteBackend)
+    assert isinstance(built["vllm"], LocalBackend) and isinstance(built["hf"], LocalBackend)
+    assert built["vllm"].tensor_parallel_size == 2 and not built["vllm"].loaded
+    with pytest.raises(ValueError, match="not an LLM backend"):
+        make_backend(types.SimpleNamespace(backend="symbolic"))
 
 
 def test_vllm_missing_says_how_to_install(monkeypatch):

@@ -22,7 +22,7 @@ SOLUTION = "Ann has 3 bags.\nShe has 3 x 4 = 13 apples.\nThe answer is: 13"  # 3
 # ------------------------------------------------------------------------------------------------ prompts
 @pytest.mark.parametrize("job", ["classify", "locate", "inject", "fix_continue", "fresh_restart", "smooth"])
 def test_every_default_prompt_is_one_format_template(job):
-    """The whole file, sections included, formats with str.format (as lemma.prompts.render expects)."""
+    """The whole file, sections included, formats with str.format (as lemma.teacher.jobs fills it)."""
     fields = {k: "X" for k in ("question", "reference", "steps", "num_steps", "error_label", "definition", "examples",
                                "prefix", "correct_solution", "text")}
     paths = [prompt_path(job)] + ([prompt_path(job, variant="model_aware")] if job == "fresh_restart" else [])
