@@ -26,8 +26,9 @@ from typing import Any
 
 from lemma.prompt_format import get_format
 from lemma.records import Problem, SFTExample
+from lemma.stage_names import Arm
 
-ARMS = ("base", "sft", "clean", "lemma")
+ARMS = tuple(a.value for a in Arm)  # base, sft, clean, lemma: the schema's `arms` takes these (lemma.stage_names)
 TRAINED_ARMS = ("sft", "clean", "lemma")
 ARM_TITLES = {"base": "Base model (warm-up)", "sft": "SFT on references", "clean": "Clean control (same rows, no errors)",
               "lemma": "LEMMA"}

@@ -13,6 +13,7 @@ from lemma import signals
 from lemma.errors import LemmaError, report
 from lemma.pipeline import run
 from lemma.preflight import check
+from lemma.stages.report import REPORT_MD
 from lemma.teacher.dry_run import DryRunStop
 from lemma.training import slurm
 
@@ -64,7 +65,7 @@ def main_entry(cfg: DictConfig, output_dir: str, job: dict[str, Any] | None = No
         sys.exit(exc.exit_code)
     if result.report is None:
         return None
-    table = Path(output_dir) / "report.md"
+    table = Path(output_dir) / REPORT_MD  # the copy lemma.pipeline puts in the run folder
     if table.exists():
         print(table.read_text())
     return result.report.get("headline")

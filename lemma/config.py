@@ -1,9 +1,11 @@
 """The config: structured schemas for every Hydra group, registered in the ConfigStore, and their validation.
 
-Each YAML option starts with `defaults: [base_<group>, _self_]`, so a misspelt key or a wrong type fails when Hydra
-composes. Fields are split into *content* (what an artifact contains: they feed artifact keys) and *execution* (how it is
-computed: concurrency, devices, batch splits, log level). Execution fields are listed per schema in `EXECUTION_FIELDS`;
-`lemma.artifacts.content_slice` drops them before hashing, so `train=zero3` never re-buys teacher data.
+Each YAML option starts with `defaults: [base_<group>, _self_]`, so a misspelt key, a wrong type or a value outside a
+closed choice (an enum field: stages, arms, backends, sources, roles) fails when Hydra composes, naming the key and
+the allowed values. Fields are split into *content* (what an artifact contains: they feed artifact keys) and
+*execution* (how it is computed: concurrency, devices, batch splits, log level). Execution fields are listed per schema
+in `EXECUTION_FIELDS`; `lemma.artifacts.content_slice` drops them before hashing, so `train=zero3` never re-buys
+teacher data. An enum field keys as its string value, the same string the YAML option writes.
 
 The group schemas live in lemma.config_data (what decides the training data) and lemma.config_models (models,
 training, evaluation, execution); cross-field validation in lemma.config_checks. This module holds the root schema
@@ -19,31 +21,35 @@ from hydra.core.config_store import ConfigStore
 
 from lemma.config_checks import LemmaConfigError, validate
 from lemma.config_data import (BUILTIN_WORLDS, DATA_ROOT, MATH_SUBJECTS, REPO_ROOT, TRAIN_HUB_CONFIGS, TRAIN_SHA256,
-                               BuildConfig, CorrectionConfig, DataConfig, DataKind, ErrorDistribution, ErrorsConfig,
-                               FreshVariant, PathsConfig, RelationPhrasing, RelationsWorldConfig, SampleConfig,
-                               Strategy, TeacherBackend, TeacherConfig)
-from lemma.config_models import (BenchmarkConfig, BenchmarkItem, GenerationBackend, GenerationConfig, GraderMode,
-                                 LoggerConfig, ModelConfig, ModelKind, PipelineConfig, TinyModelConfig, TokenizerKind,
+                               BuildConfig, BuildSource, CorrectionConfig, DataConfig, DataKind, DataSource,
+                               ErrorDistribution, ErrorsConfig, FreshVariant, PathsConfig, RelationPhrasing,
+                               RelationsWorldConfig, SampleConfig, Strategy, TeacherBackend, TeacherConfig)
+from lemma.config_models import (BenchmarkConfig, BenchmarkFormat, BenchmarkItem, BenchmarkRole, BenchmarkSource,
+                                 GenerationBackend, GenerationConfig, GraderMode, LoggerConfig, LoggerKind,
+                                 ModelConfig, ModelKind, PipelineConfig, TinyModelConfig, TokenizerKind, TrainBackend,
                                  TrainConfig, WarmupGateConfig)
+from lemma.stage_names import Arm, StageName, StageTarget
 
 __all__ = [
     "BUILTIN_WORLDS", "DATA_ROOT", "GROUP_SCHEMAS", "MATH_SUBJECTS", "REPO_ROOT", "TRAIN_HUB_CONFIGS", "TRAIN_SHA256",
-    "BenchmarkConfig", "BenchmarkItem", "BuildConfig", "CorrectionConfig", "DataConfig", "DataKind",
-    "ErrorDistribution", "ErrorsConfig", "FreshVariant", "GenerationBackend", "GenerationConfig", "GraderMode",
-    "LemmaConfig", "LemmaConfigError", "LoggerConfig", "ModelConfig", "ModelKind", "PathsConfig", "PipelineConfig",
-    "RelationPhrasing", "RelationsWorldConfig", "SampleConfig", "Strategy", "TeacherBackend", "TeacherConfig",
-    "TinyModelConfig", "TokenizerKind", "TrainConfig", "WarmupGateConfig", "register_configs", "validate",
+    "Arm", "BenchmarkConfig", "BenchmarkFormat", "BenchmarkItem", "BenchmarkRole", "BenchmarkSource", "BuildConfig",
+    "BuildSource", "CorrectionConfig", "DataConfig", "DataKind", "DataSource", "ErrorDistribution", "ErrorsConfig",
+    "FreshVariant", "GenerationBackend", "GenerationConfig", "GraderMode", "LemmaConfig", "LemmaConfigError",
+    "LoggerConfig", "LoggerKind", "ModelConfig", "ModelKind", "PathsConfig", "PipelineConfig", "RelationPhrasing",
+    "RelationsWorldConfig", "SampleConfig", "StageName", "StageTarget", "Strategy", "TeacherBackend", "TeacherConfig",
+    "TinyModelConfig", "TokenizerKind", "TrainBackend", "TrainConfig", "WarmupGateConfig", "register_configs",
+    "validate",
 ]
 
 
 @dataclass
 class LemmaConfig:
-    stage: str = "all"
-    force: list[str] = field(default_factory=list)
+    stage: StageTarget = StageTarget.all  # all, or one StageName (its nodes and their ancestors)
+    force: list[StageName] = field(default_factory=list)  # rebuild these stages and everything below them
     seed: int = 0  # the run seed: training and evaluation sampling, and by default the data and initial weights
     data_seed: int = "${seed}"  # type: ignore[assignment]  # the data seed: the world's problems, student sampling,
     # error-type draws, mixing; follows `seed` unless set, so `seed=1` varies data, initial weights and training
-    arms: list[str] = field(default_factory=lambda: ["base", "sft", "clean", "lemma"])
+    arms: list[Arm] = field(default_factory=lambda: list(Arm))
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)

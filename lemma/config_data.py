@@ -46,6 +46,16 @@ class FreshVariant(StrEnum):
     model_aware = "model_aware"  # the original code's: shows a correct student solution
 
 
+class DataSource(StrEnum):
+    local = "local"  # the shipped copies under data/train, pinned by data.sha256
+    hub = "hub"  # data.hub_names on the Hugging Face hub
+
+
+class BuildSource(StrEnum):
+    self = "self"  # the student's own failed samples, corrected
+    injected = "injected"  # injected errors, corrected
+
+
 class LemmaBudget(StrEnum):
     """What the lemma arm is matched on (lemma.arms): the same optimizer steps as sft and clean, or the same number
     of clean solutions seen (more steps, since trajectories take some of the rows)."""
@@ -110,7 +120,7 @@ class DataConfig:
     datasets: list[str] = field(default_factory=lambda: ["gsm8k", "math"])
     path: str = "${paths.data}/train"  # folder holding <dataset>/train.jsonl
     sha256: dict[str, str] = field(default_factory=lambda: dict(TRAIN_SHA256))  # pinned copies, data/SOURCES.md
-    source: str = "local"  # local | hub
+    source: DataSource = DataSource.local
     hub_names: dict[str, str] = field(default_factory=lambda: {"gsm8k": "openai/gsm8k", "math": "EleutherAI/hendrycks_math"})
     hub_configs: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in TRAIN_HUB_CONFIGS.items()})
     hub_split: str = "train"
@@ -195,10 +205,10 @@ class SampleConfig:
 
 @dataclass
 class BuildConfig:
-    sources: list[str] = field(default_factory=lambda: ["self", "injected"])
+    sources: list[BuildSource] = field(default_factory=lambda: [BuildSource.self, BuildSource.injected])
     fraction: float = 1.0  # keep this share of the built set (data-scale curves)
     max_examples: Optional[int] = None  # cap, to match data sizes across arms
-    match_size_to: Optional[list[str]] = None  # cap at the size the set would have from these sources alone
+    match_size_to: Optional[list[BuildSource]] = None  # cap at the size the set would have from these sources alone
     dedup: bool = True
     decontaminate: bool = True  # drop rows whose question overlaps a benchmark question (13-gram)
     seed: int = "${data_seed}"  # type: ignore[assignment]  # mixing order

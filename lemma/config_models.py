@@ -31,6 +31,32 @@ class TokenizerKind(StrEnum):
     bpe = "bpe"  # byte-level BPE learnt from the train problems' text: arith
 
 
+class TrainBackend(StrEnum):
+    torch = "torch"  # one process, or torch.distributed DDP
+    deepspeed = "deepspeed"  # ZeRO stages and offload (train=zero2, zero3, zero3_offload)
+
+
+class BenchmarkRole(StrEnum):
+    id = "id"  # in-distribution: the average_id column
+    ood = "ood"  # out-of-distribution: average_ood
+
+
+class BenchmarkSource(StrEnum):
+    builtin = "builtin"  # a built-in world's test split, from the problems artifact
+    file = "file"  # a JSON/JSONL file, pinned by sha256
+    hub = "hub"  # a Hugging Face dataset (hub_name, hub_configs, hub_split)
+
+
+class BenchmarkFormat(StrEnum):
+    jsonl = "jsonl"
+    json = "json"
+
+
+class LoggerKind(StrEnum):
+    none = "none"
+    wandb = "wandb"
+
+
 @dataclass
 class WarmupGateConfig:
     """Bounds of the warm-up gate (lemma.model.gate), measured greedily on the dev split."""
@@ -93,7 +119,7 @@ class TrainConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     # execution
-    backend: str = "torch"  # torch | deepspeed
+    backend: TrainBackend = TrainBackend.torch
     zero_stage: int = 0
     offload_optimizer: bool = False
     offload_params: bool = False
@@ -114,10 +140,10 @@ class TrainConfig:
 class BenchmarkItem:
     EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({"path"})  # the content is pinned by sha256
     name: str = "arith"
-    role: str = "id"  # id | ood
-    source: str = "file"  # builtin | file | hub
+    role: BenchmarkRole = BenchmarkRole.id
+    source: BenchmarkSource = BenchmarkSource.file
     path: str = ""
-    format: str = "jsonl"  # jsonl | json
+    format: BenchmarkFormat = BenchmarkFormat.jsonl
     question_fields: list[str] = field(default_factory=lambda: ["question"])
     gold_field: str = "answer"
     gold_kind: str = "plain"  # dataset name understood by lemma.grading.normalize_gold
@@ -169,7 +195,7 @@ class PipelineConfig:
 
 @dataclass
 class LoggerConfig:
-    kind: str = "none"  # none | wandb
+    kind: LoggerKind = LoggerKind.none
     project: str = "lemma"
     entity: Optional[str] = None
     group: Optional[str] = None

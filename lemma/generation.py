@@ -6,11 +6,16 @@ tokens and whether the token budget cut it off, so reports can state the truncat
 tokens cut long MATH answers). The budget is capped at the model's context; a prompt that does not leave room for a
 useful answer is cut from the left (its oldest demos go first) and flagged `prompt_truncated`.
 
-Without `engines`, `generate` loads the model per call and frees it afterwards. With the run's
+`chat` answers chat conversations, one reply each with its own sampling and seed: a local teacher's requests
+(lemma.teacher.local is a thin adapter over it). It loads a model exactly as `generate` does, under the same engine
+key, so this module is the one place that loads and runs in-process models, and a teacher and a student that name
+the same model share one engine.
+
+Without `engines`, `generate` and `chat` load the model per call and free it afterwards. With the run's
 `lemma.engines.Engines` (owned by `Services`) the engine stays loaded across calls (evaluate: one model, many
-benchmarks) until the pipeline releases it before a stage that needs the GPU for something else. With `progress`
-(lemma.progress) each finished sequence is counted as it ends. vLLM is imported only when it is chosen: CPU paths
-never import it.
+benchmarks) until the pipeline releases it before a stage that needs the GPU for something else; `user` ("student",
+"teacher") says which of the stage's `uses` keeps it. With `progress` (lemma.progress) each finished sequence is
+counted as it ends. vLLM is imported only when it is chosen: CPU paths never import it.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import importlib.util
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from lemma.engines import Engines, release_cuda_memory, shutdown_engine
 
 log = logging.getLogger(__name__)
+W = TypeVar("W")
 
 MIN_ANSWER_TOKENS = 64  # a prompt is left-truncated so that at least min(this, max_new_tokens) tokens remain
 
@@ -44,7 +50,16 @@ class SamplingSpec:
     top_p: float = 1.0
     max_new_tokens: int = 256
     stop: tuple[str, ...] = ()
-    seed: int = 0
+    seed: int | None = 0  # chat: None leaves vLLM unseeded (transformers then seeds 0)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One `chat` reply: the text as decoded, why it ended ("stop" or "length") and its token counts."""
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    new_tokens: int
 
 
 @contextlib.contextmanager
@@ -83,17 +98,29 @@ def generate(model_path: str, prompts: Sequence[str], spec: SamplingSpec, *, bac
         raise ValueError(f"n={spec.n} must be at least 1")
     if not prompts:
         return []
-    backend = choose_backend(str(backend))
-    if backend == "vllm":
-        key: tuple[Any, ...] = ("vllm", model_path, tensor_parallel_size, dtype)
-        return _with_engine(engines, key, lambda: _load_vllm(model_path, tensor_parallel_size, dtype,
-                                                             gpu_memory_utilization, spec.seed),
-                            lambda llm: _generate_vllm(llm, prompts, spec, progress))
-    if backend != "hf":
-        raise ValueError(f"generation.backend={backend!r}: use auto, hf or vllm")
-    dev = _resolve_device(device)
-    return _with_engine(engines, ("hf", model_path, dev, dtype), lambda: _load_hf(model_path, dev, dtype),
+    key, load = _loader(model_path, choose_backend(str(backend)), device, tensor_parallel_size, dtype,
+                        gpu_memory_utilization, spec.seed)
+    if key[0] == "vllm":
+        return _with_engine(engines, key, load, lambda llm: _generate_vllm(llm, prompts, spec, progress))
+    return _with_engine(engines, key, load,
                         lambda engine: _generate_hf(engine, prompts, spec, batch_size, progress))
+
+
+def chat(model_path: str, conversations: Sequence[list[dict[str, str]]], specs: Sequence[SamplingSpec], *,
+         backend: str = "hf", device: str = "auto", tensor_parallel_size: int = 1, dtype: str | None = None,
+         gpu_memory_utilization: float = 0.9, engines: Engines | None = None,
+         user: str = "teacher") -> list[Completion]:
+    """One reply per conversation (the model's chat template, `spec.n` ignored, no stop strings), in order."""
+    if len(conversations) != len(specs):
+        raise ValueError(f"{len(conversations)} conversations but {len(specs)} sampling specs")
+    if not conversations:
+        return []
+    key, load = _loader(model_path, choose_backend(str(backend)), device, tensor_parallel_size, dtype,
+                        gpu_memory_utilization, None)
+    if key[0] == "vllm":
+        return _with_engine(engines, key, load, lambda llm: _chat_vllm(llm, conversations, specs), user)
+    return _with_engine(engines, key, load,
+                        lambda engine: [_chat_hf(engine, c, s) for c, s in zip(conversations, specs)], user)
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -102,11 +129,24 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return (text[: min(cuts)], True) if cuts else (text, False)
 
 
-def _with_engine(engines: Engines | None, key: tuple[Any, ...], load: Callable[[], Any],
-                 work: Callable[[Any], list[list[Generation]]]) -> list[list[Generation]]:
+def _loader(model_path: str, backend: str, device: str, tensor_parallel_size: int, dtype: str | None,
+            gpu_memory_utilization: float, seed: int | None) -> tuple[tuple[Any, ...], Callable[[], Any]]:
+    """The engine key of a model and how to load it; `generate` and `chat` share both, so they share engines."""
+    if backend == "vllm":
+        return (("vllm", model_path, tensor_parallel_size, dtype or "auto"),
+                lambda: _load_vllm(model_path, tensor_parallel_size, dtype, gpu_memory_utilization, seed))
+    if backend != "hf":
+        raise ValueError(f"generation.backend={backend!r}: use auto, hf or vllm")
+    dev = _resolve_device(device)
+    dt = _hf_dtype(dev, dtype)
+    return ("hf", model_path, dev, dt), lambda: _load_hf(model_path, dev, dt)
+
+
+def _with_engine(engines: Engines | None, key: tuple[Any, ...], load: Callable[[], Any], work: Callable[[Any], W],
+                 user: str = "student") -> W:
     """Run `work` on the engine for `key`: the run's kept one (Engines), else a fresh one shut down afterwards."""
     if engines is not None:
-        return work(engines.get(key, load))
+        return work(engines.get(key, load, user))
     engine = load()
     try:
         return work(engine)
@@ -133,13 +173,17 @@ class _HFEngine:
     context: int | None
 
 
-def _load_hf(model_path: str, device: str, dtype: str | None) -> _HFEngine:
+def _hf_dtype(device: str, dtype: str | None) -> str:
+    if dtype not in (None, "auto"):
+        return str(dtype)
     import torch
 
+    return "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
+
+
+def _load_hf(model_path: str, device: str, dtype: str) -> _HFEngine:
     from lemma.model.loading import load_model, load_tokenizer
 
-    if dtype in (None, "auto"):
-        dtype = "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
     tokenizer = load_tokenizer(model_path, padding_side="left")
     model = load_model(model_path, dtype=dtype, device=device)
     context = getattr(model.config, "max_position_embeddings", None)
@@ -204,15 +248,37 @@ def _decode_row(tok: Any, tokens: list[int], stop: Sequence[str], budget: int) -
     return Generation(text.strip(), len(tokens), truncated)
 
 
+def _chat_hf(engine: _HFEngine, messages: list[dict[str, str]], spec: SamplingSpec) -> Completion:
+    """One conversation at a time, seeded per request (a teacher's replies must not depend on its batch)."""
+    import torch
+
+    tok, model = engine.tokenizer, engine.model
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    ids = {k: v.to(model.device) for k, v in ids.items()}
+    torch.manual_seed(spec.seed if spec.seed is not None else 0)
+    sample = spec.temperature > 0
+    extra = {"temperature": spec.temperature, "top_p": spec.top_p} if sample else {}
+    with torch.no_grad():
+        out = model.generate(**ids, do_sample=sample, max_new_tokens=spec.max_new_tokens,
+                             pad_token_id=tok.pad_token_id or tok.eos_token_id, **extra)
+    prompt_len = ids["input_ids"].shape[1]
+    new = out[0, prompt_len:]
+    finish = "length" if len(new) >= spec.max_new_tokens else "stop"
+    return Completion(tok.decode(new, skip_special_tokens=True), finish, int(prompt_len), int(len(new)))
+
+
 # --------------------------------------------------------------------------------------------------------- vllm
 def _load_vllm(model_path: str, tensor_parallel_size: int, dtype: str | None, gpu_memory_utilization: float,
-               seed: int) -> Any:
+               seed: int | None) -> Any:
     try:
         from vllm import LLM
     except ImportError as exc:  # optional extra
-        raise ImportError("generation.backend=vllm needs the gpu extra: pip install -e '.[gpu]'") from exc
-    return LLM(model=model_path, tensor_parallel_size=tensor_parallel_size, seed=seed, dtype=dtype or "auto",
-               gpu_memory_utilization=gpu_memory_utilization)
+        raise ImportError("backend=vllm needs vLLM, the gpu extra: pip install 'lemma[gpu]' (from a checkout: "
+                          "pip install -e '.[gpu]'); a teacher can instead use teacher=openai against a `vllm serve` "
+                          "endpoint") from exc
+    seeded = {} if seed is None else {"seed": seed}
+    return LLM(model=model_path, tensor_parallel_size=tensor_parallel_size, dtype=dtype or "auto",
+               gpu_memory_utilization=gpu_memory_utilization, **seeded)
 
 
 def _vllm_context(llm: Any) -> int | None:
@@ -251,3 +317,17 @@ def _generate_vllm(llm: Any, prompts: Sequence[str], spec: SamplingSpec,
             gens.append(Generation(text.strip(), len(o.token_ids), o.finish_reason == "length", was_cut))
         out.append(gens)
     return out
+
+
+def _chat_vllm(llm: Any, conversations: Sequence[list[dict[str, str]]],
+               specs: Sequence[SamplingSpec]) -> list[Completion]:
+    from vllm import SamplingParams
+
+    params = [SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_new_tokens, seed=s.seed)
+              for s in specs]
+    completions = []
+    for output in llm.chat(list(conversations), params, use_tqdm=False):
+        best = output.outputs[0]
+        completions.append(Completion(best.text, best.finish_reason or "stop", len(output.prompt_token_ids or []),
+                                      len(best.token_ids or [])))
+    return completions

@@ -15,8 +15,11 @@ import random
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from lemma.stages.report import read_per_problem, read_report
 
 BOOTSTRAP = 2000
 MECHANISM = ("acc", "sampled_acc", "first_attempt_acc", "reflect_rate", "wrong_to_right_n", "right_to_wrong_n")
@@ -36,8 +39,7 @@ def load(job_dirs: list[Path]) -> dict[str, Arm]:
     """Arms from every finished job: `base`, `sft`, `clean` once per seed, and `lemma` once per variant."""
     arms: dict[str, Arm] = {}
     for job in job_dirs:
-        report = _read(job / "report.json")
-        per_problem = _read(job / "per_problem.json")
+        report, per_problem = _read(read_report, job), _read(read_per_problem, job)
         if report is None or per_problem is None:
             continue
         seed, variant = str(per_problem["seed"]), per_problem.get("variant") or "lemma"
@@ -197,8 +199,9 @@ def plot(arms: dict[str, Arm], path: Path) -> None:
     plt.close(fig)
 
 
-def _read(path: Path) -> Any:
+def _read(reader: Callable[[Path], Any], job: Path) -> Any:
+    """What the report's reader finds in a job's folder, or None for an unfinished (or half-written) job."""
     try:
-        return json.loads(path.read_text())
+        return reader(job)
     except (OSError, json.JSONDecodeError):
         return None

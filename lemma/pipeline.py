@@ -32,6 +32,7 @@ from lemma.errors import LemmaError
 from lemma.stage_names import STAGE_NAMES  # noqa: F401  (re-exported: the names live where config can import them)
 
 log = logging.getLogger(__name__)
+LINEAGE_FILE = "lineage.json"  # in the run folder: every node's artifact, and which were computed or cached
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,10 @@ class StageContext:
 class Services:
     """Expensive shared objects, built on first use and closed at the end of the run.
 
-    They own every in-process model of the run: `engines` (student and evaluated models, lemma.engines) and the
-    teacher (a local vLLM/transformers teacher holds a model). `release_for` shuts down what the next stage does
-    not use, so that training and evaluation get the GPU memory an earlier stage's engine held.
+    They own every in-process model of the run in `engines` (lemma.engines): student and evaluated models, and a
+    local vLLM/transformers teacher's model, which its backend loads there through lemma.generation. `release_for`
+    shuts down what the next stage does not use, so that training and evaluation get the GPU memory an earlier
+    stage's engine held.
     """
     cfg: DictConfig
     cache_dir: Path
@@ -118,8 +120,22 @@ class Services:
         if self._teacher is None:
             from lemma.teacher import make_teacher
 
-            self._teacher = make_teacher(self.cfg, str(self.cache_dir))
+            self._teacher = make_teacher(self.cfg, str(self.cache_dir), self.engines)
         return self._teacher
+
+    def teacher_usage(self) -> Any:
+        """A snapshot of the teacher's counters, or None while no stage has built it (reading `teacher` would)."""
+        return None if self._teacher is None else self._teacher.usage.snapshot()
+
+    def teacher_manifest(self, before: Any) -> dict[str, Any] | None:
+        """The teacher's name, model and use since `before` (a teacher_usage()) for a manifest; None if never built."""
+        t = self._teacher
+        if t is None:
+            return None
+        record = {"name": t.name, "model": t.model, **t.usage.since(before if before is not None else type(t.usage)())}
+        if hasattr(t, "budget_status"):  # spend through the cache, all runs: the report
+            record["budget"] = t.budget_status()
+        return record
 
     @property
     def grader(self) -> Any:
@@ -132,11 +148,8 @@ class Services:
 
     def release_for(self, node: str, uses: tuple[str, ...]) -> list[str]:
         """Shut down the engines a stage with these `uses` does not need; returns what was released."""
-        released = []
-        if "student" not in uses and len(self.engines):
-            self.engines.release()
-            released.append("student/evaluation engine")
-        teacher = self._teacher
+        released = self.engines.release(keep=uses)  # student, evaluated and local teacher models
+        teacher = self._teacher  # a teacher holding a model outside the run's engines
         if "teacher" not in uses and teacher is not None and getattr(teacher, "holds_gpu", False):
             teacher.release()
             released.append(f"teacher model {teacher.model}")
@@ -152,7 +165,15 @@ class Services:
 
 
 def load_stage(name: str) -> Stage:
-    return importlib.import_module(f"lemma.stages.{name}").STAGE
+    return stage_module(name).STAGE
+
+
+def stage_module(name: str) -> Any:
+    """A stage's module: besides STAGE it names its artifact's files and reads them (producers own their files).
+
+    Loaded by name like every stage: the stages import this module, so it never imports them.
+    """
+    return importlib.import_module(f"lemma.stages.{name}")
 
 
 def node_names(cfg: DictConfig) -> list[str]:
@@ -267,7 +288,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None, job: dict[str, Any] | None
     finally:
         services.close()
         if run_dir is not None:
-            write_json(run_dir / "lineage.json", {"lineage": result.lineage, "computed": result.computed,
+            write_json(run_dir / LINEAGE_FILE, {"lineage": result.lineage, "computed": result.computed,
                                                    "cached": result.cached})
     if cfg.teacher.get("dry_run", False):
         log.info("dry run: every teacher request this run needs is already cached; nothing to send")
@@ -304,7 +325,7 @@ def _build_node(cfg: DictConfig, store: ArtifactStore, services: Services, node:
         start = time.time()
         with store.writing(stage_name, key) as out:
             ctx = StageContext(cfg, node, arm, parents, out, store, key, services)
-            usage_before = services._teacher.usage.snapshot() if services._teacher is not None else None
+            usage_before = services.teacher_usage()
             stats = stage.run(ctx) or {}
             manifest = {
                 "stage": stage_name, "node": node, "key": key, "version": stage.version,
@@ -312,12 +333,9 @@ def _build_node(cfg: DictConfig, store: ArtifactStore, services: Services, node:
                 "seconds": round(time.time() - start, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "git": _git_hash(),
             }
-            if services._teacher is not None:
-                before = usage_before if usage_before is not None else type(services._teacher.usage)()
-                manifest["teacher"] = {"name": services._teacher.name, "model": services._teacher.model,
-                                       **services._teacher.usage.since(before)}
-                if hasattr(services._teacher, "budget_status"):  # spend through the cache, all runs: the report
-                    manifest["teacher"]["budget"] = services._teacher.budget_status()
+            teacher = services.teacher_manifest(usage_before)
+            if teacher is not None:
+                manifest["teacher"] = teacher
             (out / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
             write_json(out / artifacts.MANIFEST, manifest)
         work = store.root / stage_name / f".work-{key}"
@@ -348,14 +366,14 @@ def _short(stats: dict[str, Any]) -> str:
 
 
 def _copy_report(report: Artifact, run_dir: Path | None) -> dict[str, Any]:
-    import json
     import shutil
 
+    producer = stage_module(report.stage)
     if run_dir is not None:
-        for name in ("report.md", "report.json", "per_problem.json"):
+        for name in producer.RUN_FILES:
             if report.file(name).exists():
                 shutil.copyfile(report.file(name), run_dir / name)
-    return json.loads(report.file("report.json").read_text())
+    return producer.read_report(report)
 
 
 def _git_hash() -> str | None:

@@ -29,6 +29,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue, OmegaConfBaseException
 
 from lemma.config_checks import LemmaConfigError, validate
+from lemma.config_data import DataKind, DataSource
+from lemma.config_models import BenchmarkSource, TrainBackend
 from lemma.stage_names import STAGE_NAMES
 
 log = logging.getLogger(__name__)
@@ -112,17 +114,11 @@ def environment_problems(cfg: DictConfig, stages: set[str]) -> list[str]:
     return problems + training_problems(cfg, stages)
 
 
-ITEM_CHOICES = {"source": ("file", "hub", "builtin"), "format": ("jsonl", "json"), "role": ("id", "ood")}
-
-
 def benchmark_item_problems(cfg: DictConfig) -> list[str]:
-    """Closed choices of each benchmark item (plain strings in the schema, so Hydra cannot check them)."""
+    """A hub item without a dataset name (source, role and format are enums: Hydra checks them when it composes)."""
     problems = []
     for name, item in cfg.benchmark["items"].items():
-        for key, choices in ITEM_CHOICES.items():
-            if str(item[key]) not in choices:
-                problems.append(f"benchmark.items.{name}.{key}={item[key]!r}: use one of {', '.join(choices)}")
-        if str(item.source) == "hub" and not item.hub_name:
+        if item.source == BenchmarkSource.hub and not item.hub_name:
             problems.append(f"benchmark.items.{name}.source=hub needs benchmark.items.{name}.hub_name; no hub "
                             "dataset holds this copy, so use source=file (the project ships it under data/)")
     return problems
@@ -143,10 +139,8 @@ def data_problems(cfg: DictConfig, stages: set[str]) -> list[str]:
         problems += check_files(cfg.benchmark)
     if "build" in stages and cfg.build.decontaminate and d.kind != "arith":
         problems += registered_file_problems(str(cfg.paths.data))
-    if "problems" in stages and d.kind == "files" and d.source == "local":
+    if "problems" in stages and d.kind == DataKind.files and d.source == DataSource.local:
         problems += train_file_problems(d)
-    if "problems" in stages and d.kind == "files" and d.source not in ("local", "hub"):
-        problems.append(f"data.source={d.source!r}: use local (the shipped files) or hub")
     if "build" in stages and d.kind == "release":
         problems += release_file_problems(d)
     return problems
@@ -284,7 +278,7 @@ def package_problems(cfg: DictConfig, stages: set[str]) -> list[str]:
         needed.append(("vllm", "generation.backend=vllm", ".[gpu]"))
     if str(cfg.teacher.backend) == "vllm" and stages & TEACHER_STAGES:
         needed.append(("vllm", "teacher=vllm", ".[gpu]"))
-    if str(cfg.train.backend) == "deepspeed" and stages & {"train", "base"}:
+    if cfg.train.backend == TrainBackend.deepspeed and stages & {"train", "base"}:
         needed.append(("deepspeed", f"train={cfg.train.name} (train.backend=deepspeed)", ".[train]"))
     if cfg.train.lora and "train" in stages:
         needed.append(("peft", "train.lora=true", ".[train]"))

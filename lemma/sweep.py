@@ -27,6 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from lemma import signals
 from lemma.artifacts import write_json
+from lemma.pipeline import LINEAGE_FILE
+from lemma.stages.report import read_report
 
 log = logging.getLogger(__name__)
 SEED_KEYS = ("seed",)
@@ -137,7 +139,7 @@ class SweepCallback(Callback):  # type: ignore[misc]
         num, sweep_dir = str(config.hydra.job.num), Path(config.hydra.sweep.dir)
         job_dir = Path(config.hydra.runtime.output_dir)
         if job_return.status == JobStatus.COMPLETED:
-            lineage = _read_json(job_dir / "lineage.json") or {}
+            lineage = _read_json(job_dir / LINEAGE_FILE) or {}
             status = "cached" if lineage.get("cached") and not lineage.get("computed") else "done"
             change = {"status": status, "dir": str(job_dir)}
         else:
@@ -241,7 +243,7 @@ def collect(sweep_dir: Path) -> Summary:
     missing = []
     for num, job in sorted(jobs.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
         overrides = job.get("overrides") or []
-        report = _read_json(Path(job["dir"]) / "report.json") if job.get("dir") else None
+        report = _job_report(Path(job["dir"])) if job.get("dir") else None
         if report is None:
             missing.append({"job": num, "arm": arm_name(overrides, varying), "overrides": overrides,
                             "status": job.get("status", "missing")})
@@ -336,6 +338,14 @@ def _overrides(job_dir: Path) -> list[str]:
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _job_report(job_dir: Path) -> dict[str, Any] | None:
+    """The report a job copied into its folder (lemma.stages.report), or None while it has none (or half of one)."""
+    try:
+        return read_report(job_dir)
     except (OSError, json.JSONDecodeError):
         return None
 

@@ -8,6 +8,7 @@ the config: only the *name* of its environment variable is). Works offline (`WAN
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from omegaconf import DictConfig, OmegaConf
+
+from lemma.config_models import LoggerKind
 
 log = logging.getLogger(__name__)
 _SECRET_KEY = re.compile(r"(api_?key|token|secret|password)(?!_env)", re.IGNORECASE)
@@ -41,10 +44,9 @@ class NullTracker:
 
 
 def make_tracker(cfg: DictConfig, job: dict[str, Any] | None = None) -> Tracker:
-    if cfg.logger.kind == "none":
+    """logger.kind is a LoggerKind (none or wandb), checked when Hydra composes."""
+    if cfg.logger.kind == LoggerKind.none:
         return NullTracker()
-    if cfg.logger.kind != "wandb":
-        raise ValueError(f"logger.kind={cfg.logger.kind!r}: use none or wandb")
     return WandbTracker(cfg, job or {})
 
 
@@ -86,13 +88,19 @@ class WandbTracker:
         metrics[f"{node}/seconds"] = manifest.get("seconds")
         metrics.update({f"teacher/{node}/{k}": v for k, v in _flatten(manifest.get("teacher", {})).items()})
         self.run.log(metrics)
-        if node.startswith("train."):
-            self._log_curve(node, artifact_path / "train_log.jsonl")
-        if node == "build":
-            self._log_table("trajectories", artifact_path / "sft.jsonl",
+        stage, _, arm = node.partition(".")
+        if stage not in ("train", "build", "evaluate"):
+            return
+        # the stage that made the artifact names its files; loaded by name, as the pipeline loads it (the stages
+        # import the pipeline, which imports this module)
+        producer = importlib.import_module(f"lemma.stages.{stage}")
+        if stage == "train":
+            self._log_curve(node, artifact_path / producer.LOG_FILE)
+        elif stage == "build":
+            self._log_table("trajectories", artifact_path / producer.SFT_FILE,
                             ["problem_id", "source", "error_type", "error_step", "strategy", "question", "response"])
-        if node.startswith("evaluate."):
-            self._log_table(f"generations_{node.split('.')[1]}", artifact_path / "generations.jsonl",
+        else:
+            self._log_table(f"generations_{arm}", artifact_path / producer.GENERATIONS_FILE,
                             ["benchmark", "id", "gold", "extracted", "correct", "text"])
 
     def log_train_step(self, node: str, row: dict[str, Any]) -> None:

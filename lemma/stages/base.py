@@ -19,7 +19,8 @@ from omegaconf import OmegaConf
 from lemma.config import TrainConfig
 from lemma.model import MODEL_DIR, MODEL_REF
 from lemma.pipeline import Stage, StageContext
-from lemma.records import Problem, read_jsonl
+from lemma.records import Problem
+from lemma.stages.problems import read_dev, read_train
 
 def _hf(ctx: StageContext) -> dict[str, Any]:
     model = ctx.cfg.model
@@ -69,8 +70,7 @@ def _tiny(ctx: StageContext) -> dict[str, Any]:
     from lemma.model.tiny import build_tiny
     from lemma.stages.train import reference_pairs, train_model
 
-    problems_file = ctx.input("problems").file("train.jsonl")
-    problems = read_jsonl(problems_file, Problem)
+    problems = read_train(ctx.input("problems"))
     if not problems:
         raise ValueError(f"model=tiny builds its tokenizer from the train problems, and data={ctx.cfg.data.name} "
                          "has none; use data=relations or a real model (model=llama3_8b, ...)")
@@ -81,7 +81,7 @@ def _tiny(ctx: StageContext) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
         build_tiny(_tokenizer_texts(ctx, problems), tiny, tmp, seed=int(tiny.init_seed), tokenizer=tokenizer_kind(ctx.cfg))
         tmp.rename(init)
-    pairs = reference_pairs(problems_file, ctx.cfg.model.prompt_format)
+    pairs = reference_pairs(problems, ctx.cfg.model.prompt_format)
     metrics = train_model(ctx, pairs, str(init), run_name=f"base-{ctx.key}", train_cfg=_warmup_config(ctx))
     ctx.log.info("base: tiny model (%d params) warmed up for %d steps, final loss %.4f", metrics["num_params"],
                  metrics["steps"], metrics["final_loss"])
@@ -101,10 +101,11 @@ def _gate(ctx: StageContext) -> dict[str, Any] | None:
     from lemma.model import gate
     from lemma.prompt_format import STOP_STRINGS, get_format
 
-    dev_file = ctx.input("problems").file("dev.jsonl")
-    if str(ctx.cfg.data.kind) != "relations" or not dev_file.is_file():
+    if str(ctx.cfg.data.kind) != "relations":
         return None
-    dev = read_jsonl(dev_file, Problem)
+    dev = read_dev(ctx.input("problems"))
+    if dev is None:
+        return None
     fmt = get_format(ctx.cfg.model.prompt_format)
     spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=int(ctx.cfg.model.tiny.gate.max_new_tokens),
                         stop=STOP_STRINGS)
@@ -117,6 +118,20 @@ def _gate(ctx: StageContext) -> dict[str, Any] | None:
 
 def run(ctx: StageContext) -> dict[str, Any]:
     return _hf(ctx) if ctx.cfg.model.kind == "hf" else _tiny(ctx)
+
+
+def gate_result(stats: dict[str, Any]) -> dict[str, Any] | None:
+    """The warm-up gate's result in these stats (GateResult.as_dict), or None where no gate ran."""
+    return stats.get("gate")
+
+
+def gate_line(gate: dict[str, Any]) -> str:
+    """The report's line for a gate result: the verdict, both measured figures against their bounds, the errors."""
+    verdict = "passed" if gate["passed"] else "MISSED"
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(gate["errors"].items(), key=lambda kv: -kv[1]))
+    return (f"**Warm-up gate {verdict}**: dev greedy accuracy {gate['dev_acc']:.1f}% (gate {gate['min_acc']:g}-"
+            f"{gate['max_acc']:g}%), {100 * gate['lookup_share']:.0f}% of errors of the lookup/ordering kind (gate >= "
+            f"{100 * gate['min_lookup_share']:.0f}%); first errors on {gate['n']} dev problems: {errors or 'none'}.")
 
 
 # train.group_by_length: the warm-up's batch order (_warmup_config); data.* reads are keyed by the parent `problems`.

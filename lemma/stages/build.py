@@ -16,13 +16,32 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lemma.artifacts import Artifact
 from lemma.pipeline import Stage, StageContext
-from lemma.records import Problem, SFTExample, Trajectory, read_jsonl, write_jsonl
+from lemma.records import SFTExample, Trajectory, read_jsonl, write_jsonl
+from lemma.stage_text import kv
+from lemma.stages import smooth
+from lemma.stages.problems import read_test, read_train
+from lemma.stages.sample import read_student
 from lemma.steps import split_steps
 from lemma.release import release_rows  # data=lemma_release: JSON array, JSONL, parquet or the hub
 
 NGRAM = 13  # decontamination window, in words (as GPT-3 / Llama reports)
 WORLDS = ("relations", "arith")  # built-in worlds: their own test split is the decontamination set
+SFT_FILE = "sft.jsonl"  # the rows with lineage; consumers call read_sft
+ALPACA_FILE = "alpaca.jsonl"  # the same rows in the paper's release format, for export only
+
+
+def read_sft(artifact: Artifact) -> list[SFTExample]:
+    """The SFT set, mixed and subsampled, every row with its provenance."""
+    return read_jsonl(artifact.file(SFT_FILE), SFTExample)
+
+
+def summary(stats: dict[str, Any]) -> list[str]:
+    """The report's data line for these stats."""
+    return [f"- **build**: {stats['examples']} SFT examples; by source {kv(stats['by_source'])}; by strategy "
+            f"{kv(stats['by_strategy'])}; by error type {kv(stats['by_error_type'])}; "
+            f"dropped: {kv(stats['dropped'])}."]
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
@@ -45,22 +64,22 @@ def run(ctx: StageContext) -> dict[str, Any]:
         matched = sum(r.source in set(cfg.build.match_size_to) for r in rows)
         cap = matched if cap is None else min(cap, matched)
     rows = subsample(rows, cfg.build.fraction, cap, cfg.build.seed)
-    write_jsonl(ctx.out / "sft.jsonl", rows)
-    write_alpaca(ctx.out / "alpaca.jsonl", rows)
+    write_jsonl(ctx.out / SFT_FILE, rows)
+    write_alpaca(ctx.out / ALPACA_FILE, rows)
     return {"examples": len(rows), "dropped": dict(drops), **composition(rows)}
 
 
 def synthesis_rows(ctx: StageContext) -> tuple[list[SFTExample], Counter[str]]:
     cfg = ctx.cfg
-    problems = {p.id: p for p in read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)}
-    trajectories = read_jsonl(ctx.input("smooth").file("trajectories.jsonl"), Trajectory)
+    problems = {p.id: p for p in read_train(ctx.input("problems"))}
+    trajectories = smooth.read_trajectories(ctx.input("smooth"))
     drops: Counter[str] = Counter()
     wanted_sources = set(cfg.build.sources)
     selected = [t for t in trajectories if t.source in wanted_sources]
     drops["source_not_selected"] += len(trajectories) - len(selected)
     verdicts = ctx.grader.grade([t.text for t in selected], [problems[t.problem_id].gold for t in selected])
     rows = []
-    student = ctx.input("sample").manifest["stats"].get("student") if "sample" in ctx.inputs else None
+    student = read_student(ctx.input("sample")) if "sample" in ctx.inputs else None
     for t, verdict in zip(selected, verdicts):
         if not verdict.correct:  # the answer after the last reflection, not the first one in the text
             drops["final_answer_wrong"] += 1
@@ -107,9 +126,7 @@ def benchmark_questions(ctx: StageContext) -> list[str]:
     Independent of `benchmark=`, so choosing what to evaluate never changes (and retrains) the SFT set.
     """
     questions: list[str] = []
-    problems_art = ctx.input("problems")
-    if problems_art.file("test.jsonl").exists():
-        questions += [p.question for p in read_jsonl(problems_art.file("test.jsonl"), Problem)]
+    questions += [p.question for p in read_test(ctx.input("problems")) or []]
     if str(ctx.cfg.data.kind) not in WORLDS:
         from lemma.benchmarks import registered_questions
 

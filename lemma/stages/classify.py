@@ -6,21 +6,44 @@ Paper §3.2 / Fig. 3. The original never aggregates the labels into a distributi
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from lemma.artifacts import write_json
+from lemma.artifacts import Artifact, write_json
 from lemma.pipeline import Stage, StageContext
 from lemma.prompts import prompt_files
-from lemma.records import Attempt, Flawed, Problem, read_jsonl, write_jsonl
+from lemma.records import Flawed, read_jsonl, write_jsonl
+from lemma.stage_text import kv
+from lemma.stages.problems import read_train
+from lemma.stages.sample import read_attempts
 from lemma.taxonomy import ErrorType, counts_to_distribution
 from lemma.teacher.base import ClassifyRequest
 
+LABELS_FILE = "labels.jsonl"  # the labelled wrong samples; consumers call read_labels
+DISTRIBUTION_FILE, DISTRIBUTION_PLOT = "distribution.json", "distribution.png"
+
+
+def read_labels(artifact: Artifact) -> list[Flawed]:
+    """The student's wrong samples the teacher labelled, as self-made flawed solutions (source "self")."""
+    return read_jsonl(artifact.file(LABELS_FILE), Flawed)
+
+
+def read_distribution(artifact: Artifact) -> dict[str, Any]:
+    """{"counts", "fractions", "total"}: the labels' error types, every type of the taxonomy present."""
+    return json.loads(artifact.file(DISTRIBUTION_FILE).read_text())
+
+
+def summary(stats: dict[str, Any]) -> list[str]:
+    """The report's data line for these stats."""
+    return [f"- **classify**: {stats['labelled']} of {stats['wrong_samples']} wrong samples labelled "
+            f"({kv(stats['counts'])}); dropped: {kv(stats['dropped'])}."]
+
 
 def run(ctx: StageContext) -> dict[str, Any]:
-    problems = {p.id: p for p in read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)}
-    wrong = [a for a in read_jsonl(ctx.input("sample").file("attempts.jsonl"), Attempt) if not a.correct]
+    problems = {p.id: p for p in read_train(ctx.input("problems"))}
+    wrong = [a for a in read_attempts(ctx.input("sample")) if not a.correct]
     outcomes = ctx.teacher.classify([ClassifyRequest(problems[a.problem_id], a.text) for a in wrong])
     labelled: list[Flawed] = []
     dropped: Counter[str] = Counter()
@@ -33,7 +56,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
             labelled.append(Flawed(id=attempt.id, problem_id=attempt.problem_id, source="self", text=attempt.text,
                                    extracted=attempt.extracted, error_type=outcome.value.error_type.value,
                                    error_step=outcome.value.error_step))
-    write_jsonl(ctx.out / "labels.jsonl", labelled)
+    write_jsonl(ctx.out / LABELS_FILE, labelled)
     counts = Counter(ErrorType(f.error_type) for f in labelled)
     write_distribution(ctx.out, counts)
     return {"wrong_samples": len(wrong), "labelled": len(labelled), "dropped": dict(dropped),
@@ -42,12 +65,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
 
 def write_distribution(out: Path, counts: Counter[ErrorType]) -> None:
     dist = counts_to_distribution(counts)
-    write_json(out / "distribution.json", {
+    write_json(out / DISTRIBUTION_FILE, {
         "counts": {t.value: counts[t] for t in ErrorType},
         "fractions": {t.value: round(dist.get(t, 0.0), 6) for t in ErrorType},
         "total": sum(counts.values()),
     })
-    plot_distribution(out / "distribution.png", counts, "Error types of the student's wrong samples")
+    plot_distribution(out / DISTRIBUTION_PLOT, counts, "Error types of the student's wrong samples")
 
 
 def plot_distribution(path: Path, counts: Counter[ErrorType], title: str) -> None:

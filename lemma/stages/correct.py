@@ -14,21 +14,44 @@ import random
 from collections import Counter, defaultdict
 from typing import Any
 
+from lemma.artifacts import Artifact
 from lemma.pipeline import Stage, StageContext
 from lemma.prompts import prompt_files
 from lemma.records import Attempt, Flawed, Problem, Trajectory, read_jsonl, write_jsonl
+from lemma.stage_text import kv
+from lemma.stages.locate import read_flawed
+from lemma.stages.problems import read_train
+from lemma.stages.sample import read_attempts
 from lemma.steps import split_steps, truncate_after
 from lemma.taxonomy import ErrorType
 from lemma.teacher.base import ReviseRequest
 
 LEAKAGE = ("reference solution", "ground truth", "ground-truth", "previous attempt", "the reference")
+TRAJECTORIES_FILE = "trajectories.jsonl"  # the verified revisions; consumers call read_trajectories
+STRATEGY_TITLES = {"fix": "Fix & Continue", "fresh": "Fresh & Restart"}
+
+
+def read_trajectories(artifact: Artifact) -> list[Trajectory]:
+    """Every verified revision, all strategies, unsmoothed."""
+    return read_jsonl(artifact.file(TRAJECTORIES_FILE), Trajectory)
+
+
+def summary(stats: dict[str, Any]) -> list[str]:
+    """The report's data lines for these stats: one per correction strategy that ran."""
+    lines = []
+    for strategy, title in STRATEGY_TITLES.items():
+        if strategy in stats:
+            st = stats[strategy]
+            lines.append(f"- **correct / {title}**: {st['kept']} of {st['requested']} verified "
+                         f"({st['distinct_reflections']} distinct reflection phrases); dropped: {kv(st['dropped'])}.")
+    return lines
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.cfg
-    problems = {p.id: p for p in read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)}
-    flawed = read_jsonl(ctx.input("locate").file("flawed.jsonl"), Flawed)
-    correct_samples = correct_attempts(read_jsonl(ctx.input("sample").file("attempts.jsonl"), Attempt))
+    problems = {p.id: p for p in read_train(ctx.input("problems"))}
+    flawed = read_flawed(ctx.input("locate"))
+    correct_samples = correct_attempts(read_attempts(ctx.input("sample")))
     trajectories: list[Trajectory] = []
     stats: dict[str, Any] = {}
     for strategy in cfg.correction.strategies:
@@ -36,7 +59,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         trajectories += kept
         stats[str(strategy)] = {"requested": len(flawed), "kept": len(kept), "dropped": dict(dropped),
                                 "distinct_reflections": len({t.reflection for t in kept})}
-    write_jsonl(ctx.out / "trajectories.jsonl", trajectories)
+    write_jsonl(ctx.out / TRAJECTORIES_FILE, trajectories)
     return {"trajectories": len(trajectories), "truncate": bool(cfg.correction.truncate), **stats}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from lemma.artifacts import write_json
+from lemma.artifacts import Artifact, write_json
 from lemma.benchmarks import Benchmark, BenchmarkFileError, build_prompt, check_files, load_benchmark
 from lemma.evaluation import Graders, error_analysis, score_benchmark, teacher_serves
 from lemma.generation import Generation, SamplingSpec, choose_backend, generate
@@ -25,6 +25,21 @@ from lemma.metrics import suite_averages
 from lemma.pipeline import Stage, StageContext
 from lemma.prompt_format import STOP_STRINGS, get_format
 from lemma.records import write_jsonl
+from lemma.stages.problems import builtin_benchmark_path
+
+# The artifact's files; consumers call read_generations and read_metrics.
+GENERATIONS_FILE, METRICS_FILE, ERROR_TYPES_FILE = "generations.jsonl", "metrics.json", "error_types.json"
+
+
+def read_generations(artifact: Artifact) -> list[dict[str, Any]]:
+    """Every generation of every benchmark, in order, as written (benchmark, id, sample, text, both verdicts, ...)."""
+    with artifact.file(GENERATIONS_FILE).open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def read_metrics(artifact: Artifact) -> dict[str, Any]:
+    """One row per benchmark under "benchmarks", the suite's averages, the decoding and the error types."""
+    return json.loads(artifact.file(METRICS_FILE).read_text())
 
 
 def needs(cfg: DictConfig, arm: str | None) -> tuple[str, ...]:
@@ -45,7 +60,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     if problems:
         raise BenchmarkFileError("benchmark files do not match their config:\n" + "\n".join(problems))
     model = model_path(ctx.input(model_node(ctx.arm)))
-    test_split = ctx.input("problems").file("test.jsonl")
+    test_split = builtin_benchmark_path(ctx.input("problems"))
     benches = [load_benchmark(item, limit=b.limit, builtin_path=test_split) for item in b["items"].values()]
     for item in b["items"].values():
         if str(item.prompt_format) != str(cfg.model.prompt_format):
@@ -199,16 +214,16 @@ def _write(ctx: StageContext, model: str, rows: list[dict[str, Any]], per_bench:
     from lemma.grading import GRADER_VERSION
 
     cfg, b = ctx.cfg, ctx.cfg.benchmark
-    write_jsonl(ctx.out / "generations.jsonl", rows)
+    write_jsonl(ctx.out / GENERATIONS_FILE, rows)
     decoding = {"temperature": b.temperature, "top_p": b.top_p, "n_samples": b.n_samples, "seed": b.seed,
                 "stop": list(STOP_STRINGS), "max_new_tokens_override": b.max_new_tokens,
                 "backend": _backend(cfg)}
     metrics = {"benchmarks": per_bench, "order": list(per_bench), **suite_averages(per_bench), "grader": GRADER_VERSION,
                "grader_mode": str(b.grader), "model": model, "arm": ctx.arm, "suite": b.name, "limit": b.limit,
                "decoding": decoding, "error_types": error_types, "error_analysis_skipped": skipped}
-    write_json(ctx.out / "metrics.json", metrics)
+    write_json(ctx.out / METRICS_FILE, metrics)
     if error_types:
-        write_json(ctx.out / "error_types.json", {"counts": error_types, "labels": labels})
+        write_json(ctx.out / ERROR_TYPES_FILE, {"counts": error_types, "labels": labels})
     return {"model": model, "acc": {name: m["acc"] for name, m in per_bench.items()},
             "average": metrics["average"], "average_id": metrics["average_id"],
             "average_ood": metrics["average_ood"], "samples": len(rows),

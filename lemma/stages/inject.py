@@ -16,20 +16,39 @@ import random
 from collections import Counter, defaultdict
 from typing import Any
 
-from lemma.artifacts import write_json
+from lemma.artifacts import Artifact, write_json
 from lemma.errors import LemmaError
 from lemma.pipeline import Stage, StageContext
 from lemma.prompts import prompt_files
-from lemma.records import Attempt, Flawed, Problem, read_jsonl, write_jsonl
+from lemma.records import Flawed, read_jsonl, write_jsonl
+from lemma.stage_text import kv
+from lemma.stages.classify import read_labels
+from lemma.stages.problems import read_train
+from lemma.stages.sample import read_attempts
 from lemma.taxonomy import ErrorType, normalize, parse_error_type
 from lemma.teacher.base import InjectRequest
+
+INJECTED_FILE = "injected.jsonl"  # the kept injections; consumers call read_injected
+STATS_FILE = "injection_stats.json"  # target, requested and realised type counts
+
+
+def read_injected(artifact: Artifact) -> list[Flawed]:
+    """The teacher's flawed solutions whose final answer really differs from the gold (source "injected")."""
+    return read_jsonl(artifact.file(INJECTED_FILE), Flawed)
+
+
+def summary(stats: dict[str, Any]) -> list[str]:
+    """The report's data line for these stats."""
+    target = ", ".join(f"{k}={v:.2f}" for k, v in stats["target"].items())
+    return [f"- **inject**: {stats['kept']} of {stats['requested']} injections kept on {stats['problems']} problems; "
+            f"target ({target}); realised ({kv(stats['realised'])}); dropped: {kv(stats['dropped'])}."]
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.cfg
-    problems = read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)
-    attempts = read_jsonl(ctx.input("sample").file("attempts.jsonl"), Attempt)
-    labels = read_jsonl(ctx.input("classify").file("labels.jsonl"), Flawed)
+    problems = read_train(ctx.input("problems"))
+    attempts = read_attempts(ctx.input("sample"))
+    labels = read_labels(ctx.input("classify"))
     allowed = ctx.teacher.injectable_types
     dataset_weights = dataset_level_weights(cfg, labels, allowed)
     failed = {a.problem_id for a in attempts if not a.correct}
@@ -52,13 +71,13 @@ def run(ctx: StageContext) -> dict[str, Any]:
         kept.append(Flawed(id=f"{req.problem.id}-inj{req.draw}", problem_id=req.problem.id, source="injected",
                            text=outcome.value.text, extracted=verdict.extracted, error_type=req.error_type.value,
                            intended_step=outcome.value.intended_step, explanation=outcome.value.explanation))
-    write_jsonl(ctx.out / "injected.jsonl", kept)
+    write_jsonl(ctx.out / INJECTED_FILE, kept)
     realised = Counter(f.error_type for f in kept)
     requested = Counter(r.error_type.value for r in requests)
     target = {t.value: round(w, 6) for t, w in dataset_weights.items()}
-    write_json(ctx.out / "injection_stats.json", {"distribution": str(cfg.errors.distribution), "target": target,
-                                                  "requested": dict(requested), "realised": dict(realised),
-                                                  "injectable": sorted(t.value for t in allowed)})
+    write_json(ctx.out / STATS_FILE, {"distribution": str(cfg.errors.distribution), "target": target,
+                                      "requested": dict(requested), "realised": dict(realised),
+                                      "injectable": sorted(t.value for t in allowed)})
     return {"problems": len(targets), "requested": len(requests), "kept": len(kept), "dropped": dict(dropped),
             "target": {ErrorType(t).abbr: w for t, w in target.items()},
             "realised": {ErrorType(t).abbr: n for t, n in sorted(realised.items())}}

@@ -8,12 +8,41 @@ splits disjoint by question text, test first, so growing the train split never c
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+from lemma.artifacts import Artifact
 from lemma.pipeline import Stage, StageContext
-from lemma.records import Problem, write_jsonl
+from lemma.records import Problem, read_jsonl, write_jsonl
 
-SPLIT_FILES = {"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}
+# The artifact's files. Consumers read them through read_train/read_dev/read_test, never by name.
+TRAIN_FILE, DEV_FILE, TEST_FILE = "train.jsonl", "dev.jsonl", "test.jsonl"
+SPLIT_FILES = {"train": TRAIN_FILE, "dev": DEV_FILE, "test": TEST_FILE}
+
+
+def read_train(artifact: Artifact) -> list[Problem]:
+    """The train problems (always written; empty for data=lemma_release)."""
+    return read_jsonl(artifact.file(TRAIN_FILE), Problem)
+
+
+def read_dev(artifact: Artifact) -> list[Problem] | None:
+    """The dev split, or None where the data has none (only a built-in world with data.num_dev writes one)."""
+    return _optional_split(artifact, DEV_FILE)
+
+
+def read_test(artifact: Artifact) -> list[Problem] | None:
+    """A built-in world's test split, or None for file and release data (their benchmarks live elsewhere)."""
+    return _optional_split(artifact, TEST_FILE)
+
+
+def builtin_benchmark_path(artifact: Artifact) -> Path:
+    """The test split's file, present or not: a built-in benchmark reads, hashes and cites it itself."""
+    return artifact.file(TEST_FILE)
+
+
+def _optional_split(artifact: Artifact, name: str) -> list[Problem] | None:
+    path = artifact.file(name)
+    return read_jsonl(path, Problem) if path.is_file() else None
 
 
 def world_splits(data: Any) -> dict[str, list[Problem]]:

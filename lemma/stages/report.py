@@ -2,18 +2,42 @@
 
 Written as `report.md` and `report.json` in the artifact and copied into the Hydra run folder. The numbers come from
 the evaluate artifacts' `metrics.json` and every stage manifest (counts, drops, teacher usage, time), so the report
-explains how the data was made, not only how the model scored.
+explains how the data was made, not only how the model scored. Other stages' files and statistics are read and
+rendered by those stages (their readers, `summary`, `gate_line`, `budget`): the report only assembles them.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from lemma.artifacts import write_json
-from lemma.pipeline import Stage, StageContext, needs_of
-
 from lemma.arms import ARM_TITLES
+from lemma.artifacts import Artifact, write_json
+from lemma.pipeline import Stage, StageContext, needs_of
+from lemma.stages import build, classify, correct, inject, locate, sample, smooth
+from lemma.stages.base import gate_line, gate_result
+from lemma.stages.evaluate import read_generations, read_metrics
+from lemma.stages.train import budget as train_budget
+
+REPORT_MD, REPORT_JSON, PER_PROBLEM_FILE = "report.md", "report.json", "per_problem.json"
+RUN_FILES = (REPORT_MD, REPORT_JSON, PER_PROBLEM_FILE)  # what lemma.pipeline copies into the Hydra run folder
+
+
+def read_report(where: Artifact | Path) -> dict[str, Any]:
+    """report.json of a report artifact, or of a run folder it was copied into (lemma.sweep, lemma.paired)."""
+    return json.loads(_folder(where).joinpath(REPORT_JSON).read_text())
+
+
+def read_per_problem(where: Artifact | Path) -> dict[str, Any]:
+    """per_problem.json ({"seed", "variant", "arms": {arm: {problem id: greedy verdict}}}), from either place."""
+    return json.loads(_folder(where).joinpath(PER_PROBLEM_FILE).read_text())
+
+
+def _folder(where: Artifact | Path) -> Path:
+    return where.path if isinstance(where, Artifact) else Path(where)
+
+
 # Paper Table 2 (LLaMA3-8B), for the `paper` suite: shown beside our numbers, never mixed into them.
 PAPER_ROWS = {
     "SFT (paper, LLaMA3-8B)": {"gsm8k": 65.5, "math": 19.3, "asdiv": 72.1, "deepmind_math": 23.5, "mawps": 83.0,
@@ -21,12 +45,14 @@ PAPER_ROWS = {
     "LEMMA (paper, LLaMA3-8B)": {"gsm8k": 79.2, "math": 38.3, "asdiv": 84.2, "deepmind_math": 39.2, "mawps": 88.8,
                                  "svamp": 82.6, "college_math": 24.7, "average": 62.4},
 }
-SYNTHESIS = ("sample", "classify", "inject", "locate", "correct", "smooth", "build")
+# The stages that make the training data, in graph order: each renders its own line(s) of the data section.
+SYNTHESIS_STAGES = (sample, classify, inject, locate, correct, smooth, build)
+SYNTHESIS = tuple(module.STAGE.name for module in SYNTHESIS_STAGES)
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     manifests = {node: art.manifest for node, art in ctx.inputs.items()}
-    results = {arm: _metrics(ctx, arm) for arm in ctx.cfg.arms}
+    results = {arm: read_metrics(ctx.input(f"evaluate.{arm}")) for arm in ctx.cfg.arms}
     benches = sorted({b for m in results.values() for b in m.get("benchmarks", {})})
     report = {
         "headline": results.get("lemma", {}).get("average"),
@@ -41,13 +67,13 @@ def run(ctx: StageContext) -> dict[str, Any]:
                     if node in manifests and "teacher" in manifests[node]},
         "budget": teacher_budget(manifests),
         "mechanism": mechanism(ctx.cfg.arms, results, manifests),
-        "gate": manifests.get("base", {}).get("stats", {}).get("gate"),
+        "gate": gate_result(manifests.get("base", {}).get("stats", {})),
         "stages": {node: {"key": m["key"], "seconds": m["seconds"]} for node, m in manifests.items()},
         "suite": ctx.cfg.benchmark.name,
     }
-    write_json(ctx.out / "report.json", report)
-    write_json(ctx.out / "per_problem.json", per_problem(ctx))
-    (ctx.out / "report.md").write_text(render_markdown(report, ctx.cfg.benchmark.name))
+    write_json(ctx.out / REPORT_JSON, report)
+    write_json(ctx.out / PER_PROBLEM_FILE, per_problem(ctx))
+    (ctx.out / REPORT_MD).write_text(render_markdown(report, ctx.cfg.benchmark.name))
     return {"headline": report["headline"], "arms": list(results)}
 
 
@@ -55,11 +81,9 @@ def per_problem(ctx: StageContext) -> dict[str, Any]:
     """Greedy correctness of every first-benchmark problem per arm: what paired comparisons across runs need."""
     arms: dict[str, dict[str, bool]] = {}
     for arm in ctx.cfg.arms:
-        path = ctx.input(f"evaluate.{arm}").file("generations.jsonl")
         first: str | None = None
         verdicts: dict[str, bool] = {}
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        for row in read_generations(ctx.input(f"evaluate.{arm}")):
             first = first or row["benchmark"]
             if row["benchmark"] == first and row["sample"] == 0:
                 verdicts[row["id"]] = bool(row["correct"])
@@ -86,12 +110,6 @@ def teacher_budget(manifests: dict[str, Any]) -> dict[str, Any] | None:
         if budget:
             last = {**budget, "after": node, "model": manifests[node]["teacher"].get("model")}
     return last
-
-
-def _metrics(ctx: StageContext, arm: str) -> dict[str, Any]:
-    import json
-
-    return json.loads(ctx.input(f"evaluate.{arm}").file("metrics.json").read_text())
 
 
 def render_markdown(report: dict[str, Any], suite: str) -> str:
@@ -136,12 +154,9 @@ def mechanism(arms: Any, results: dict[str, Any], manifests: dict[str, Any]) -> 
             continue
         name, m = next(iter(benches.items()))
         sampled = m.get("sampled") or {}
-        train = manifests.get(f"train.{arm}", {}).get("stats", {})
         out[arm] = {"benchmark": name, **{k: m.get(k) for k in MECHANISM_KEYS},
                     "sampled_acc": sampled.get("acc"), "sampled_temperature": sampled.get("temperature"),
-                    "trained_tokens": train.get("trained_tokens"), "steps": train.get("steps"),
-                    "clean_solutions_seen": train.get("clean_solutions_seen"),
-                    "trajectory_rows": train.get("trajectory_rows")}
+                    **train_budget(manifests.get(f"train.{arm}", {}).get("stats", {}))}
     return out
 
 
@@ -172,46 +187,14 @@ def depth_table(mech: dict[str, Any]) -> list[str]:
     return rows
 
 
-def gate_line(gate: dict[str, Any]) -> str:
-    verdict = "passed" if gate["passed"] else "MISSED"
-    errors = ", ".join(f"{k} {v}" for k, v in sorted(gate["errors"].items(), key=lambda kv: -kv[1]))
-    return (f"**Warm-up gate {verdict}**: dev greedy accuracy {gate['dev_acc']:.1f}% (gate {gate['min_acc']:g}-"
-            f"{gate['max_acc']:g}%), {100 * gate['lookup_share']:.0f}% of errors of the lookup/ordering kind (gate >= "
-            f"{100 * gate['min_lookup_share']:.0f}%); first errors on {gate['n']} dev problems: {errors or 'none'}.")
-
-
 def _int(value: Any) -> str:
     return "-" if value is None else f"{int(value):,}"
 
 
 def data_section(data: dict[str, Any]) -> list[str]:
-    out = []
-    if s := data.get("sample"):
-        out.append(f"- **sample**: {s['attempts']} student attempts on {s['problems']} problems, {s['accuracy']}% "
-                   f"correct; {s['problems_with_errors']} problems with at least one error.")
-    if s := data.get("classify"):
-        out.append(f"- **classify**: {s['labelled']} of {s['wrong_samples']} wrong samples labelled "
-                   f"({_kv(s['counts'])}); dropped: {_kv(s['dropped'])}.")
-    if s := data.get("inject"):
-        target = ", ".join(f"{k}={v:.2f}" for k, v in s["target"].items())
-        out.append(f"- **inject**: {s['kept']} of {s['requested']} injections kept on {s['problems']} problems; "
-                   f"target ({target}); realised ({_kv(s['realised'])}); dropped: {_kv(s['dropped'])}.")
-    if s := data.get("locate"):
-        out.append(f"- **locate**: {s['located']} of {s['flawed']} flawed solutions located ({_kv(s['by_source'])}); "
-                   f"injector step agreement {_kv(s['injected_step_agreement'])}; dropped: {_kv(s['dropped'])}.")
-    if s := data.get("correct"):
-        for strategy in ("fix", "fresh"):
-            if strategy in s:
-                st = s[strategy]
-                name = "Fix & Continue" if strategy == "fix" else "Fresh & Restart"
-                out.append(f"- **correct / {name}**: {st['kept']} of {st['requested']} verified "
-                           f"({st['distinct_reflections']} distinct reflection phrases); dropped: {_kv(st['dropped'])}.")
-    if s := data.get("smooth"):
-        extra = {k: v for k, v in s.items() if k not in ("trajectories", "asked")}
-        out.append(f"- **smooth**: {s['asked']} trajectories sent; {_kv(extra)}.")
-    if s := data.get("build"):
-        out.append(f"- **build**: {s['examples']} SFT examples; by source {_kv(s['by_source'])}; by strategy "
-                   f"{_kv(s['by_strategy'])}; by error type {_kv(s['by_error_type'])}; dropped: {_kv(s['dropped'])}.")
+    """Each synthesis stage's own summary of its stats, in graph order; a stage the run lacks gives no line."""
+    out = [line for module in SYNTHESIS_STAGES if (stats := data.get(module.STAGE.name))
+           for line in module.summary(stats)]
     return out or ["(no synthesis stages in this run)"]
 
 
@@ -237,10 +220,6 @@ def budget_line(budget: dict[str, Any]) -> str:
 
 def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.1f}"
-
-
-def _kv(d: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in d.items()) if d else "none"
 
 
 def _needs(cfg: Any, arm: str | None) -> tuple[str, ...]:

@@ -13,18 +13,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from lemma.artifacts import Artifact
 from lemma.demos import demo_bytes, shots_for
 from lemma.generation import SamplingSpec, choose_backend, generate
 from lemma.pipeline import Stage, StageContext
 from lemma.prompt_format import STOP_STRINGS, get_format
-from lemma.records import Attempt, Problem, read_jsonl, write_jsonl
+from lemma.records import Attempt, read_jsonl, write_jsonl
+from lemma.stages.problems import read_train
+
+ATTEMPTS_FILE = "attempts.jsonl"  # every graded sample; consumers call read_attempts
+
+
+def read_attempts(artifact: Artifact) -> list[Attempt]:
+    """Every sample of every problem, graded (`correct`, `extracted`)."""
+    return read_jsonl(artifact.file(ATTEMPTS_FILE), Attempt)
+
+
+def read_student(artifact: Artifact) -> str | None:
+    """The model that made the samples, as recorded in the manifest: build puts it on every SFT row's lineage."""
+    return artifact.manifest["stats"].get("student")
+
+
+def summary(stats: dict[str, Any]) -> list[str]:
+    """The report's data line for these stats."""
+    return [f"- **sample**: {stats['attempts']} student attempts on {stats['problems']} problems, "
+            f"{stats['accuracy']}% correct; {stats['problems_with_errors']} problems with at least one error."]
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     from lemma.model import model_path
 
     cfg = ctx.cfg
-    problems = read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)
+    problems = read_train(ctx.input("problems"))
     if cfg.sample.limit is not None:
         problems = problems[: cfg.sample.limit]
     student = cfg.sample.student or model_path(ctx.input("base"))
@@ -50,7 +70,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
                                                               [p.gold for p, _, _ in texts])
     attempts = [Attempt(id=f"{p.id}-s{k}", problem_id=p.id, sample_index=k, text=g.text, extracted=v.extracted,
                         correct=v.correct) for (p, k, g), v in zip(texts, verdicts)]
-    write_jsonl(ctx.out / "attempts.jsonl", attempts)
+    write_jsonl(ctx.out / ATTEMPTS_FILE, attempts)
     wrong_problems = {a.problem_id for a in attempts if not a.correct}
     n_correct = sum(a.correct for a in attempts)
     return {"student": student, "problems": len(problems), "attempts": len(attempts), "correct": n_correct,

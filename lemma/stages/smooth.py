@@ -12,15 +12,32 @@ import dataclasses
 from collections import Counter
 from typing import Any
 
+from lemma.artifacts import Artifact
 from lemma.pipeline import Stage, StageContext
 from lemma.prompts import prompt_files
-from lemma.records import Problem, Trajectory, read_jsonl, write_jsonl
+from lemma.records import Trajectory, read_jsonl, write_jsonl
+from lemma.stage_text import kv
+from lemma.stages import correct
+from lemma.stages.problems import read_train
 from lemma.teacher.base import SmoothRequest
+
+TRAJECTORIES_FILE = "trajectories.jsonl"  # correct's, smoothed where asked; consumers call read_trajectories
+
+
+def read_trajectories(artifact: Artifact) -> list[Trajectory]:
+    """Every trajectory of the correct stage, in its order; `smoothed_text` set where the rewrite kept the answer."""
+    return read_jsonl(artifact.file(TRAJECTORIES_FILE), Trajectory)
+
+
+def summary(stats: dict[str, Any]) -> list[str]:
+    """The report's data line for these stats: how many were sent, then every outcome count."""
+    outcomes = {k: v for k, v in stats.items() if k not in ("trajectories", "asked")}
+    return [f"- **smooth**: {stats['asked']} trajectories sent; {kv(outcomes)}."]
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
-    problems = {p.id: p for p in read_jsonl(ctx.input("problems").file("train.jsonl"), Problem)}
-    trajectories = read_jsonl(ctx.input("correct").file("trajectories.jsonl"), Trajectory)
+    problems = {p.id: p for p in read_train(ctx.input("problems"))}
+    trajectories = correct.read_trajectories(ctx.input("correct"))
     wanted = {str(s) for s in ctx.cfg.correction.smooth}
     todo = [i for i, t in enumerate(trajectories) if t.strategy in wanted]
     outcomes = ctx.teacher.smooth([SmoothRequest(problems[trajectories[i].problem_id], trajectories[i].text)
@@ -36,7 +53,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
             counts["smoothed"] += 1
         else:
             counts["answer_changed_kept_unsmoothed"] += 1
-    write_jsonl(ctx.out / "trajectories.jsonl", trajectories)
+    write_jsonl(ctx.out / TRAJECTORIES_FILE, trajectories)
     return {"trajectories": len(trajectories), "asked": len(todo), **counts}
 
 

@@ -16,30 +16,50 @@ train_log.jsonl and job.yaml.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from lemma.arms import ArmRows, arm_steps, matched_rows, paper_rows
+from lemma.artifacts import Artifact
 from lemma.model import MODEL_DIR, model_path
 from lemma.pipeline import Stage, StageContext
 from lemma.prompt_format import get_format
-from lemma.records import Problem, SFTExample, read_jsonl
+from lemma.records import Problem
+from lemma.stages.build import SFT_FILE, read_sft
+from lemma.stages.problems import read_train
 
-SFT_FILE = "sft.jsonl"  # what build writes
+# What lemma.training writes (worker.METRICS_FILE, worker.LOG_FILE) and copies into the artifact; named here, not
+# imported, because the worker imports torch. tests/unit/test_artifact_readers.py holds them equal.
+METRICS_FILE, LOG_FILE = "metrics.json", "train_log.jsonl"
+BUDGET_KEYS = ("trained_tokens", "steps", "clean_solutions_seen", "trajectory_rows")
 
 
-def reference_pairs(problems_file: Path, prompt_format: str) -> list[tuple[str, str]]:
+def read_metrics(artifact: Artifact) -> dict[str, Any]:
+    """The training run's metrics (loss, steps, tokens, data statistics) of a train or tiny base artifact."""
+    return json.loads(artifact.file(METRICS_FILE).read_text())
+
+
+def read_train_log(artifact: Artifact) -> list[dict[str, Any]]:
+    """One row per logged optimizer step (loss, lr, grad_norm, tokens_per_s, ...), in step order."""
+    return [json.loads(line) for line in artifact.file(LOG_FILE).read_text().splitlines() if line.strip()]
+
+
+def budget(stats: dict[str, Any]) -> dict[str, Any]:
+    """What an arm trained on, from its stats: the report compares arms at this budget (None where unknown)."""
+    return {k: stats.get(k) for k in BUDGET_KEYS}
+
+
+def reference_pairs(problems: list[Problem], prompt_format: str) -> list[tuple[str, str]]:
     """(prompt, completion) from the train problems' reference solutions: the base model's warm-up data."""
     fmt = get_format(prompt_format)
-    return [fmt.sft_pair(p.question, p.reference) for p in read_jsonl(problems_file, Problem)]
+    return [fmt.sft_pair(p.question, p.reference) for p in problems]
 
 
 def arm_rows(ctx: StageContext) -> ArmRows:
     cfg, arm = ctx.cfg, str(ctx.arm)
-    problems = read_jsonl(ctx.input("problems").file("train.jsonl"), Problem) if "problems" in ctx.inputs else []
-    examples = read_jsonl(ctx.input("build").file(SFT_FILE), SFTExample) if "build" in ctx.inputs else []
+    problems = read_train(ctx.input("problems")) if "problems" in ctx.inputs else []
+    examples = read_sft(ctx.input("build")) if "build" in ctx.inputs else []
     fmt = str(cfg.model.prompt_format)
     share = cfg.build.trajectory_share
     if share is not None:
@@ -51,7 +71,7 @@ def arm_rows(ctx: StageContext) -> ArmRows:
     if not got.rows:
         raise ValueError(f"train.{arm}: no rows to train on (data={cfg.data.name}); "
                          + ("the data has no train problems with references: drop the arm from `arms`"
-                            if arm == "sft" else "build's sft.jsonl is empty"))
+                            if arm == "sft" else f"build's {SFT_FILE} is empty"))
     return got
 
 
@@ -94,7 +114,7 @@ def train_model(ctx: StageContext, pairs: list[tuple[str, str]], base_model: str
     launch.copy_logs(job, ctx.out)
     if estimate is not None:
         metrics["memory_estimate_gb"] = round(estimate.total_gb, 1)
-    (ctx.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (ctx.out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     return metrics
 
 

@@ -15,25 +15,27 @@ from lemma.teacher.base import Teacher
 __all__ = ["TEACHERS", "Teacher", "make_teacher"]
 
 
-def _symbolic(cfg: Any, cache_dir: str) -> Teacher:
+def _symbolic(cfg: Any, cache_dir: str, engines: Any) -> Teacher:
     from lemma.teacher.symbolic import SymbolicTeacher
 
     # the seed is in the teacher's key, unlike the run seed; the world is the data's (arith or relations)
     return SymbolicTeacher(seed=cfg.teacher.seed or 0, world=str(cfg.data.name))
 
 
-def _llm(cfg: Any, cache_dir: str) -> Teacher:
+def _llm(cfg: Any, cache_dir: str, engines: Any) -> Teacher:
     from lemma.teacher.llm import LLMTeacher  # its request backend comes from lemma.teacher.backends
 
-    return LLMTeacher.from_config(cfg, cache_dir)
+    return LLMTeacher.from_config(cfg, cache_dir, engines)
 
 
-TEACHERS: dict[str, Callable[[Any, str], Teacher]] = {"symbolic": _symbolic, "openai": _llm, "vllm": _llm, "hf": _llm}
+TEACHERS: dict[str, Callable[[Any, str, Any], Teacher]] = {"symbolic": _symbolic, "openai": _llm, "vllm": _llm,
+                                                       "hf": _llm}
 
 
-def make_teacher(cfg: Any, cache_dir: str) -> Teacher:
-    """Build the teacher that `teacher.backend` names."""
+def make_teacher(cfg: Any, cache_dir: str, engines: Any = None) -> Teacher:
+    """Build the teacher that `teacher.backend` names; a local model goes into `engines` (the run's lemma.engines
+    registry, so Services releases it between stages), else into a registry of the teacher's own."""
     backend = str(cfg.teacher.backend)
     if backend not in TEACHERS:
         raise ValueError(f"teacher.backend={backend!r}: use one of {', '.join(TEACHERS)}")
-    return TEACHERS[backend](cfg, cache_dir)
+    return TEACHERS[backend](cfg, cache_dir, engines)

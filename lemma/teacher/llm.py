@@ -23,6 +23,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lemma.engines import Engines
 from lemma.taxonomy import ErrorType
 from lemma.progress import Progress, human_count
 from lemma.teacher import jobs
@@ -54,10 +55,11 @@ class LLMTeacher:
         return f"LLMTeacher(name={self.name!r}, backend={self.engine.backend!r}, prompts={self.prompt_set!r})"
 
     @classmethod
-    def from_config(cls, cfg: DictConfig, cache_dir: str | Path) -> LLMTeacher:
-        """Build from the composed config (`cfg.teacher`); nothing is loaded, imported or read from the env yet."""
+    def from_config(cls, cfg: DictConfig, cache_dir: str | Path, engines: Engines | None = None) -> LLMTeacher:
+        """Build from the composed config (`cfg.teacher`); nothing is loaded, imported or read from the env yet. A
+        local model goes into `engines` (the run's, from Services), else into a registry of the backend's own."""
         t = cfg.teacher
-        backend = make_backend(t)
+        backend = make_backend(t, engines)
         usage = TeacherUsage()
         limiter = None
         if backend.remote:

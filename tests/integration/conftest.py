@@ -6,9 +6,11 @@ which tests ran before it, or in what order.
 One expensive thing is shared, explicitly and read-only: `small_run`, the cold default run (`python run.py
 paths.root=<own folder> *SMALL`: problems, warm-up, sample, teacher stages, the three trained arms, four evaluations,
 the report). Several tests need a finished run of that world (a rerun that must hit the cache, a correction sweep that
-shares the teacher work, W&B logging of a finished run); building it once per session instead of once per test or
-module saves about one cold run per consumer, which the CI budget (2 cores, 90 minutes) needs. Its contents are fixed
-by the fixture alone (the same command in an empty folder), never by whichever test happened to run first:
+shares the teacher work, W&B logging of a finished run). A cold run takes 1-4 minutes on 2 busy cores (measured 60-250
+s), so one per consumer (test_pipeline, test_sweep's two tests, test_wandb) or per module would add 3-10 minutes to a
+CI budget of 2 cores and 90 minutes; once per session, the only extra work against the old shared folder is that
+test_sweep's fix_only arm is no longer cached by test_pipeline (about 40 s), plus a 2 MB copy per consumer. Its
+contents are fixed by the fixture alone (the same command in an empty folder), never by whichever test ran first:
 - tests never write into it: `small_root` gives each test a fresh root holding a *copy* of its artifacts and teacher
   cache (not its `runs/` folder), and the test writes there; a fingerprint taken when the run finished is checked
   before every copy and at the end of the session, so a test that writes into the shared run fails loudly;

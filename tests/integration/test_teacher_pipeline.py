@@ -17,7 +17,10 @@ from omegaconf import DictConfig
 from lemma import pipeline
 from lemma.artifacts import ArtifactStore, write_json
 from lemma.grading import Grader
-from lemma.records import Attempt, Problem, SFTExample, read_jsonl, write_jsonl
+from lemma.records import Attempt, Problem, write_jsonl
+from lemma.stages.build import read_sft
+from lemma.stages.problems import read_train
+from lemma.stages.sample import ATTEMPTS_FILE
 from tests.fakes.openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.integration
@@ -35,7 +38,7 @@ def _seed_student(cfg: DictConfig) -> list[Problem]:
     store, keys = ArtifactStore(Path(cfg.paths.artifacts).resolve()), {}
     for node in ("problems", "base", "sample"):
         keys[node], _ = pipeline.node_key(cfg, node, {p: keys[p] for p in pipeline.needs_of(cfg, node)})
-    problems = read_jsonl(store.path("problems", keys["problems"]) / "train.jsonl", Problem)
+    problems = read_train(store.get("problems", keys["problems"]))
     texts = [(p, k, text) for p in problems for k, text in enumerate((p.reference, _wrong(p.reference)))]
     grader = Grader(mode="math_verify", timeout_s=10.0, workers=1)
     try:
@@ -43,7 +46,7 @@ def _seed_student(cfg: DictConfig) -> list[Problem]:
     finally:
         grader.close()
     attempts = [Attempt(f"{p.id}-s{k}", p.id, k, text, v.extracted, v.correct) for (p, k, text), v in zip(texts, verdicts)]
-    for node, files in (("base", {}), ("sample", {"attempts.jsonl": attempts})):
+    for node, files in (("base", {}), ("sample", {ATTEMPTS_FILE: attempts})):
         with store.writing(node, keys[node]) as out:
             for name, records in files.items():
                 write_jsonl(out / name, records)
@@ -89,7 +92,7 @@ def test_synthesis_chain_to_build_with_the_llm_teacher(make_cfg, tmp_path, monke
     assert {"classify", "inject", "locate", "correct", "smooth", "build"} <= set(result.computed)
     store = ArtifactStore(Path(cfg.paths.artifacts).resolve())
     build = store.get("build", result.lineage["build"].split("/")[1])
-    rows = read_jsonl(build.file("sft.jsonl"), SFTExample)
+    rows = read_sft(build)
     lemma_rows = [r for r in rows if r.strategy in ("fix", "fresh")]
     assert len(lemma_rows) >= LIMIT  # verified error -> reflection -> correct trajectories
     assert {r.strategy for r in lemma_rows} == {"fix", "fresh"} and {r.source for r in lemma_rows} == {"self", "injected"}

@@ -19,7 +19,7 @@ from lemma.model import model_path
 from lemma.model.loading import load_model, load_tokenizer
 from lemma.pipeline import Services, StageContext
 from lemma.records import Problem, SFTExample, write_jsonl
-from lemma.stages import base, train
+from lemma.stages import base, build, problems as problems_stage, train
 from lemma.training.synthetic import make_example
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def _problems(n: int) -> list[Problem]:
 def test_base_then_both_arms(make_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
     cfg = make_cfg(*SMALL)
     store = ArtifactStore(tmp_path / "artifacts")
-    problems = _artifact(store, "problems", "p0", {"train.jsonl": _problems(48)})
+    problems = _artifact(store, "problems", "p0", {problems_stage.TRAIN_FILE: _problems(48)})
     base_art = _run(cfg, store, "base", {"problems": problems}, "b0")
     stats = base_art.manifest["stats"]
     assert stats["kind"] == "tiny" and stats["warmup_steps"] == 10 and model_path(base_art).endswith("model")
@@ -66,27 +66,27 @@ def test_base_then_both_arms(make_cfg: Callable[..., DictConfig], tmp_path: Path
 
     rows = [SFTExample(f"s{i}", p.id, "arith", p.question, "Wait, let me redo it. " + p.reference, "injected")
             for i, p in enumerate(_problems(40))]
-    build = _artifact(store, "build", "k0", {"sft.jsonl": rows})
+    sft = _artifact(store, "build", "k0", {build.SFT_FILE: rows})
 
     for node, inputs in (("train.sft", {"problems": problems, "base": base_art}),
-                         ("train.lemma", {"problems": problems, "base": base_art, "build": build})):
+                         ("train.lemma", {"problems": problems, "base": base_art, "build": sft})):
         art = _run(cfg, store, node, inputs, node.replace(".", "-"))
         stats = art.manifest["stats"]
         assert stats["steps"] == 6 and stats["arm"] == node.split(".")[1] and stats["base_model"]
-        metrics = json.loads(art.file("metrics.json").read_text())
+        metrics = train.read_metrics(art)
         assert metrics["steps"] == 6 and metrics["reload_ok"] and metrics["final_loss"] > 0
-        log = [json.loads(line) for line in art.file("train_log.jsonl").read_text().splitlines()]
+        log = train.read_train_log(art)
         assert [r["step"] for r in log] == [2, 4, 6]
         assert {"loss", "lr", "grad_norm", "tokens_per_s", "padding_share"} <= set(log[0])
         assert art.file("job.yaml").is_file() and load_model(model_path(art)) is not None
-    lemma_metrics = json.loads(store.path("train", "train-lemma").joinpath("metrics.json").read_text())
+    lemma_metrics = train.read_metrics(store.get("train", "train-lemma"))
     assert lemma_metrics["examples"] == 6 * 8  # matched arms: max_steps x global_batch rows, one pass
 
 
 def test_hf_base_is_a_reference(make_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
     cfg = make_cfg("model=llama3_8b")
     store = ArtifactStore(tmp_path / "artifacts")
-    problems = _artifact(store, "problems", "p0", {"train.jsonl": []})
+    problems = _artifact(store, "problems", "p0", {problems_stage.TRAIN_FILE: []})
     art = _run(cfg, store, "base", {"problems": problems}, "b1")
     assert model_path(art) == "meta-llama/Meta-Llama-3-8B" and not art.file("model").exists()
     assert art.manifest["stats"]["model_path"] == "meta-llama/Meta-Llama-3-8B"
@@ -95,7 +95,7 @@ def test_hf_base_is_a_reference(make_cfg: Callable[..., DictConfig], tmp_path: P
 def test_sft_arm_without_problems_explains(make_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
     cfg = make_cfg(*SMALL)
     store = ArtifactStore(tmp_path / "artifacts")
-    problems = _artifact(store, "problems", "p0", {"train.jsonl": []})
+    problems = _artifact(store, "problems", "p0", {problems_stage.TRAIN_FILE: []})
     with pytest.raises(ValueError, match="arms=\\[base,lemma\\]"):
         _run(cfg, store, "train.sft", {"problems": problems, "base": problems}, "t0")
     assert train.STAGE.needs(cfg, "sft") == ("problems", "base")

@@ -129,3 +129,18 @@ def test_services_close_shuts_down_kept_engines(make_cfg, tmp_path, events):
     services.engines.get(("hf", "m"), lambda: StudentEngine(events))
     services.close()
     assert events == ["student.load", "student.shutdown"]
+
+
+def test_manifest_records_the_teacher_through_services(harness, events, tmp_path):
+    """_build_node asks Services (teacher_usage / teacher_manifest), never its private teacher, what a stage spent."""
+    services, run = harness
+    services._teacher = make_teacher(tmp_path / "teacher", lambda m, s: "", remote=False)
+    services._teacher.engine.backend = LocalModel(events)
+    run("train.sft")  # no teacher built yet would give no record; this one exists but the stage did not use it
+    run("locate")
+    store = ArtifactStore(tmp_path / "artifacts")
+    assert store.get("train", "key-train-sft").manifest["teacher"]["requests"] == 0
+    record = store.get("locate", "key-locate").manifest["teacher"]
+    assert record["name"] == "scripted" and record["model"] == "scripted-model" and record["requests"] == 1
+    assert "budget" in record
+    assert Services(services.cfg, tmp_path).teacher_manifest(None) is None

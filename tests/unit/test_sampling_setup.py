@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,8 +11,9 @@ from lemma.artifacts import Artifact, ArtifactStore
 from lemma.demos import load_demos
 from lemma.generation import Generation, choose_backend
 from lemma.pipeline import Services, StageContext
+from lemma.model import MODEL_REF
 from lemma.records import Problem, write_jsonl
-from lemma.stages import sample
+from lemma.stages import problems, sample
 
 
 def test_defaults_fit_math_and_pick_the_backend_automatically(make_cfg):
@@ -37,9 +37,9 @@ def test_sample_stage_shows_the_demos_and_uses_the_budget(make_cfg, tmp_path, mo
     problems_dir, base_dir = tmp_path / "problems", tmp_path / "base"
     problems_dir.mkdir()
     base_dir.mkdir()
-    write_jsonl(problems_dir / "train.jsonl", [Problem("p1", "gsm8k", "What is 2 + 2?", "2 + 2 = 4.\nThe answer is: 4",
-                                                       "4")])
-    (base_dir / "model_ref.json").write_text(json.dumps({"model_path": "student"}))
+    write_jsonl(problems_dir / problems.TRAIN_FILE,
+                [Problem("p1", "gsm8k", "What is 2 + 2?", "2 + 2 = 4.\nThe answer is: 4", "4")])
+    (base_dir / MODEL_REF).write_text(json.dumps({"model_path": "student"}))
     seen = {}
 
     def fake_generate(model, prompts, spec, **kw):  # the model, at the edge
@@ -64,4 +64,4 @@ def test_sample_stage_shows_the_demos_and_uses_the_budget(make_cfg, tmp_path, mo
     assert seen["spec"].max_new_tokens == 1024 and seen["engines"] is services.engines
     assert stats["shots"] == 2 and stats["accuracy"] == 100.0
     assert set(sample.STAGE.files(cfg)) > set(sample.STAGE.files(make_cfg())), "demos go into the key"
-    assert Path(out / "attempts.jsonl").is_file()
+    assert [a.correct for a in sample.read_attempts(Artifact("sample", "key", out))] == [True]

@@ -70,8 +70,8 @@ def test_one_table_builds_every_backend_and_teacher_without_loading_anything():
 
 def test_vllm_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)
-    with pytest.raises(ImportError, match=r"lemma\[gpu\]"):
-        VLLMBackend("m")._engine()
+    with pytest.raises(ImportError, match=r"lemma\[gpu\].*teacher=openai"):
+        VLLMBackend("m").generate([MESSAGES], [Sampling(0.7, 1.0, 8, 0)])
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,52 @@ def test_hf_backend_generates_with_a_seed(tiny_chat_model):
     assert a == b and a.input_tokens == 7 and 1 <= a.output_tokens <= 6  # "user : two plus two assistant :"
     greedy = backend.generate([MESSAGES], [Sampling(0.0, 1.0, 4, None)])[0]
     assert greedy.output_tokens <= 4 and isinstance(greedy.text, str)
+
+
+def test_hf_teacher_and_student_share_one_model_that_the_run_releases(tiny_chat_model, make_cfg, tmp_path,
+                                                                       monkeypatch):
+    """One loading stack: the teacher's backend loads through lemma.generation into the run's engines, so a teacher
+    and a student naming the same model load it once; release_for and Services.close shut it down."""
+    from lemma import generation
+    from lemma.engines import Engines
+    from lemma.generation import SamplingSpec
+    from lemma.pipeline import Services
+
+    loads, shutdowns = [], []
+    real = generation._load_hf
+    monkeypatch.setattr(generation, "_load_hf", lambda *a: loads.append(a) or real(*a))
+    path = str(tiny_chat_model)
+    services = Services(make_cfg("teacher=hf", f"teacher.model={path}"), tmp_path / "cache",
+                        engines=Engines(shutdown=shutdowns.append))
+    backend = services.teacher.engine.backend
+    assert isinstance(backend, HFBackend) and backend.engines is services.engines and not backend.loaded
+
+    def both() -> None:
+        reply = backend.generate([MESSAGES], [Sampling(1.0, 1.0, 3, 7)])[0]
+        assert reply.input_tokens == 7 and 1 <= reply.output_tokens <= 3  # the chat template, on the shared model
+        gens = generation.generate(path, ["user : two plus two"], SamplingSpec(max_new_tokens=2), device="cpu",
+                                   engines=services.engines)
+        assert len(gens) == 1 and backend.loaded
+
+    both()
+    assert len(loads) == 1 and len(services.engines) == 1  # shared, not loaded twice
+    assert services.release_for("locate", ("teacher",)) == [] and backend.loaded  # teacher stages keep it
+    assert services.release_for("train.lemma", ("trainer",)) == [f"teacher model {path}"]
+    assert len(shutdowns) == 1 and not backend.loaded and len(services.engines) == 0
+    both()
+    services.close()  # the end of the run
+    assert len(loads) == 2 and len(shutdowns) == 2 and len(services.engines) == 0 and not backend.loaded
+
+
+def test_engines_keep_what_a_stage_uses_and_forget_the_other_users():
+    from lemma.engines import Engines
+
+    shut: list[str] = []
+    engines = Engines(shutdown=shut.append)
+    engines.get(("hf", "m"), lambda: "m-engine", user="student")
+    assert engines.get(("hf", "m"), lambda: pytest.fail("loaded twice"), user="teacher") == "m-engine"
+    assert engines.release(keep=("student", "trainer")) == [] and not engines.holds("teacher")
+    engines.get(("hf", "m"), lambda: pytest.fail("loaded twice"), user="teacher")
+    assert engines.drop("student") == [] and engines.holds("teacher") and not engines.holds("student")
+    assert engines.get(("vllm", "big"), lambda: "big-engine", user="teacher") == "big-engine"  # one model at a time
+    assert shut == ["m-engine"] and engines.drop("teacher") == ["teacher model big"] and len(engines) == 0
