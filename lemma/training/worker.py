@@ -205,4 +205,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # End without the interpreter's teardown: the model, checkpoints and metrics are on disk, and the destructors of
+    # torch's C++ threads can abort a finished worker ("terminate called without an active exception", exit -6),
+    # which torchrun reports as a failed training.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
