@@ -65,6 +65,9 @@ class LemmaConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     experiment: Optional[Any] = None
     variant: Optional[str] = None  # the toy-science arm this run is (conf/variant/*.yaml sets it; None otherwise)
+    # a sweep's published rows, by the override that makes an arm reproduce one: "correction=fix_only" ->
+    # {"title": ..., "average": ...}; shown in the sweep summary, never mixed in (sweeps/ablate_*.yaml)
+    reference_results: dict[str, Any] = field(default_factory=dict)
 
 
 GROUP_SCHEMAS: dict[str, type] = {

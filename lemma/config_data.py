@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Optional
+from lemma.strategies import Strategy  # noqa: F401 - re-exported: the schema's correction.strategies
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO_ROOT / "data"  # the benchmark and train files the project ships (data/SOURCES.md)
@@ -34,11 +35,6 @@ class ErrorDistribution(StrEnum):
     analyzed = "analyzed"
     paper = "paper"
     uniform = "uniform"
-
-
-class Strategy(StrEnum):
-    fix = "fix"  # Fix & Continue
-    fresh = "fresh"  # Fresh & Restart
 
 
 class FreshVariant(StrEnum):

@@ -31,7 +31,7 @@ from lemma.errors import LemmaError
 # Top-level settings that decide where and how a run executes, never what an artifact holds: output and data folders
 # (paths), log level, progress interval and build_missing (pipeline), the tracker (logger), which nodes to run (stage,
 # force) and Hydra's own settings. Per-group execution fields come from the schemas' EXECUTION_FIELDS instead.
-EXECUTION_ROOTS = frozenset({"paths", "pipeline", "logger", "stage", "force", "hydra"})
+EXECUTION_ROOTS = frozenset({"paths", "pipeline", "logger", "stage", "force", "hydra", "reference_results"})
 
 
 class StageConfigError(LemmaError, RuntimeError):

@@ -33,20 +33,6 @@ from lemma.stages.report import read_report
 log = logging.getLogger(__name__)
 SEED_KEYS = ("seed",)
 STATE_FILE = "sweep.json"
-# Paper Table 11 (LLaMA3-8B) rows that an arm reproduces, by the arm's overrides.
-PAPER_ARMS: dict[str, tuple[str, dict[str, float]]] = {
-    "build=full": ("LEMMA", {"gsm8k": 79.2, "math": 38.3, "asdiv": 84.2, "deepmind_math": 39.2, "mawps": 88.8,
-                                  "svamp": 82.6, "college_math": 24.7, "average": 62.4}),
-    "correction=mix": ("LEMMA", {"gsm8k": 79.2, "math": 38.3, "asdiv": 84.2, "deepmind_math": 39.2, "mawps": 88.8,
-                                  "svamp": 82.6, "college_math": 24.7, "average": 62.4}),
-    "correction=fix_only": ("w/o Fresh & Restart", {"gsm8k": 75.2, "math": 34.4, "asdiv": 82.7, "deepmind_math": 37.1,
-                                                   "mawps": 87.7, "svamp": 79.6, "college_math": 22.2, "average": 59.8}),
-    "correction.truncate=false": ("w/o Truncation", {"gsm8k": 69.4, "math": 22.8, "asdiv": 77.1, "deepmind_math": 29.4,
-                                                     "mawps": 85.1, "svamp": 75.6, "college_math": 18.7, "average": 54.0}),
-    "build=self_only": ("w/o Error Aug.", {"gsm8k": 72.8, "math": 28.8, "asdiv": 81.0, "deepmind_math": 32.0,
-                                                "mawps": 85.1, "svamp": 75.6, "college_math": 21.7, "average": 56.7}),
-}
-
 
 # ------------------------------------------------------------------------------------------------ arms and state
 def _key(override: str) -> str:
@@ -187,6 +173,7 @@ class Summary:
     arms: list[ArmResult]
     baselines: dict[str, dict[str, float]]
     missing: list[dict[str, Any]]
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)  # the sweep YAML's reference_results
 
     def rows(self) -> list[dict[str, Any]]:
         out = []
@@ -197,9 +184,9 @@ class Summary:
                 row[col] = _mean(values)
                 row[f"{col}_std"] = _std(values)
             row["sft_examples"] = _mean([float(x) for x in arm.examples])
-            paper = PAPER_ARMS.get(arm.arm)
-            row["paper_row"] = paper[0] if paper else ""
-            row["paper_average"] = paper[1]["average"] if paper else None
+            paper = self.references.get(arm.arm) or {}
+            row["paper_row"] = paper.get("title", "")
+            row["paper_average"] = paper.get("average")
             out.append(row)
         return out
 
@@ -265,7 +252,17 @@ def collect(sweep_dir: Path) -> Summary:
     if "average" in columns:
         columns.remove("average")
         columns.append("average")
-    return Summary(sweep_dir, columns, list(arms.values()), baselines, missing)
+    return Summary(sweep_dir, columns, list(arms.values()), baselines, missing, _references(jobs))
+
+
+def _references(jobs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The sweep's published rows by arm override (`reference_results:` of the sweep YAML), from a job's config."""
+    for job in jobs.values():
+        config = Path(job.get("dir") or "") / ".hydra" / "config.yaml"
+        if job.get("dir") and config.is_file():
+            found = OmegaConf.to_container(OmegaConf.load(config), resolve=False).get("reference_results") or {}
+            return {str(k): dict(v) for k, v in found.items()}
+    return {}
 
 
 def write_summary(sweep_dir: Path) -> Summary:

@@ -29,7 +29,7 @@ def prompt_files(cfg: DictConfig, *jobs: str) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for job in jobs:
         variant = None
-        if job == "fresh_restart" and str(cfg.correction.fresh_variant) == "model_aware":
+        if job == "fresh" and str(cfg.correction.fresh_variant) == "model_aware":
             variant = "model_aware"
         path = prompt_path(job, cfg.teacher.prompts, variant)
         files[f"{job}/{path.name}"] = path.read_bytes()

@@ -23,12 +23,12 @@ from lemma.stages.locate import read_flawed
 from lemma.stages.problems import read_train
 from lemma.stages.sample import read_attempts
 from lemma.steps import split_steps, truncate_after
+from lemma.strategies import TITLES, Strategy
 from lemma.taxonomy import ErrorType
 from lemma.teacher.base import ReviseRequest
 
 LEAKAGE = ("reference solution", "ground truth", "ground-truth", "previous attempt", "the reference")
 TRAJECTORIES_FILE = "trajectories.jsonl"  # the verified revisions; consumers call read_trajectories
-STRATEGY_TITLES = {"fix": "Fix & Continue", "fresh": "Fresh & Restart"}
 
 
 def read_trajectories(artifact: Artifact) -> list[Trajectory]:
@@ -39,7 +39,7 @@ def read_trajectories(artifact: Artifact) -> list[Trajectory]:
 def summary(stats: dict[str, Any]) -> list[str]:
     """The report's data lines for these stats: one per correction strategy that ran."""
     lines = []
-    for strategy, title in STRATEGY_TITLES.items():
+    for strategy, title in TITLES.items():
         if strategy in stats:
             st = stats[strategy]
             lines.append(f"- **correct / {title}**: {st['kept']} of {st['requested']} verified "
@@ -70,8 +70,7 @@ def revise(ctx: StageContext, strategy: str, flawed: list[Flawed], problems: dic
                               ErrorType(f.error_type) if f.error_type else None,
                               model_aware_solution(cfg, f, problems[f.problem_id], correct_samples))
                 for f in flawed]
-    job = ctx.teacher.fix_continue if strategy == "fix" else ctx.teacher.fresh_restart
-    outcomes = job(requests)
+    outcomes = ctx.teacher.revise(Strategy(strategy), requests)
     dropped: Counter[str] = Counter(o.failure for o in outcomes if not o.ok)
     candidates = [(f, r, o.value) for f, r, o in zip(flawed, requests, outcomes) if o.ok and o.value is not None]
     verdicts = ctx.grader.grade([rev.continuation for _, _, rev in candidates], [r.problem.gold for _, r, _ in candidates])
@@ -137,6 +136,5 @@ STAGE = Stage(name="correct", run=run, needs=lambda cfg, arm: ("problems", "samp
               keys=("teacher", "correction.strategies", "correction.fresh_variant", "correction.truncate",
                     "correction.seed"),
               version=2,
-              files=lambda cfg: prompt_files(cfg, *(
-                  {"fix": "fix_continue", "fresh": "fresh_restart"}[str(s)] for s in cfg.correction.strategies)),
+              files=lambda cfg: prompt_files(cfg, *(str(s) for s in cfg.correction.strategies)),
               uses=("teacher",))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from lemma.records import Problem
+from lemma.strategies import Strategy
 from lemma.taxonomy import ErrorType
 
 V = TypeVar("V")
@@ -144,9 +145,7 @@ class Teacher(Protocol):
 
     def inject(self, requests: list[InjectRequest]) -> list[Outcome[Injection]]: ...
 
-    def fix_continue(self, requests: list[ReviseRequest]) -> list[Outcome[Revision]]: ...
-
-    def fresh_restart(self, requests: list[ReviseRequest]) -> list[Outcome[Revision]]: ...
+    def revise(self, strategy: Strategy, requests: list[ReviseRequest]) -> list[Outcome[Revision]]: ...
 
     def smooth(self, requests: list[SmoothRequest]) -> list[Outcome[str]]: ...
 

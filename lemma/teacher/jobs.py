@@ -161,7 +161,7 @@ def parse_injection(raw: str, problem: Problem) -> Outcome[Injection]:
 
 # ------------------------------------------------------------------------------------------- revisions, smoothing
 def revise_prompt(job: str, prompt_set: str, problem: Problem, prefix: str, correct_solution: str | None) -> Prompt:
-    variant = "model_aware" if job == "fresh_restart" and correct_solution is not None else None
+    variant = "model_aware" if job == "fresh" and correct_solution is not None else None
     template = load_template(job, prompt_set, variant)
     body = template.body.format(
         question=problem.question, reference=problem.reference, prefix=prefix, correct_solution=correct_solution or "",

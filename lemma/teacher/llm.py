@@ -29,6 +29,7 @@ from lemma.progress import Progress, human_count
 from lemma.teacher import jobs
 from lemma.teacher.accounting import Ledger, Prices
 from lemma.teacher.backends import make_backend
+from lemma.strategies import Strategy
 from lemma.teacher.base import (ClassifyRequest, InjectRequest, Injection, Label, Location, LocateRequest, Outcome,
                                 Reply, ReviseRequest, Revision, SmoothRequest, TeacherUsage)
 from lemma.teacher.cache import RequestCache
@@ -93,16 +94,12 @@ class LLMTeacher:
         return self._run("inject", [jobs.inject_prompt(self.prompt_set, r.problem, r.error_type, r.draw)
                                     for r in requests])
 
-    def fix_continue(self, requests: list[ReviseRequest]) -> list[Outcome[Revision]]:
-        return self._run("fix_continue", [jobs.revise_prompt("fix_continue", self.prompt_set, r.problem, r.prefix, None)
-                                          for r in requests])
-
-    def fresh_restart(self, requests: list[ReviseRequest]) -> list[Outcome[Revision]]:
-        """Reference-free (paper Fig. 15) unless a request carries `correct_solution` (the original's model-aware
-        variant, chosen by `correction.fresh_variant` in the stage that builds the requests)."""
-        return self._run("fresh_restart", [
-            jobs.revise_prompt("fresh_restart", self.prompt_set, r.problem, r.prefix, r.correct_solution)
-            for r in requests])
+    def revise(self, strategy: Strategy, requests: list[ReviseRequest]) -> list[Outcome[Revision]]:
+        """The prompt of `lemma/prompts/<strategy>/`. Fresh & Restart is reference-free (paper Fig. 15) unless a
+        request carries `correct_solution` (the original's model-aware variant, `correction.fresh_variant`)."""
+        job = str(Strategy(strategy))
+        return self._run(job, [jobs.revise_prompt(job, self.prompt_set, r.problem, r.prefix, r.correct_solution)
+                               for r in requests])
 
     def smooth(self, requests: list[SmoothRequest]) -> list[Outcome[str]]:
         return self._run("smooth", [jobs.smooth_prompt(self.prompt_set, r.problem, r.text) for r in requests])

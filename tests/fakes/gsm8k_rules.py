@@ -15,7 +15,7 @@ from fractions import Fraction
 from lemma.steps import split_steps
 
 JOB_TITLES = {"# Error classification": "classify", "# First wrong step": "locate", "# Error injection": "inject",
-              "# Fix and continue": "fix_continue", "# Fresh restart": "fresh_restart", "# Smoothing": "smooth"}
+              "# Fix and continue": "fix", "# Fresh restart": "fresh", "# Smoothing": "smooth"}
 _NUM = r"\d+(?:\.\d+)?"
 _CALC = re.compile(rf"((?:{_NUM}|[ ()+\-*/x×])*{_NUM}[ )]*)=\s*\$?({_NUM})")
 
@@ -51,7 +51,7 @@ def reply_for(prompt: str, bank: dict[str, str] | None = None) -> str:
         return judge(job, s)
     if job == "inject":
         return inject(s["Correct solution"])
-    if job in ("fix_continue", "fresh_restart"):
+    if job in ("fix", "fresh"):
         return revise(job, s, bank or {})
     if job == "smooth":
         return f"<rewrite>\nLet's tackle this step by step.\n{s['Solution to rewrite']}\n</rewrite>"
@@ -155,5 +155,5 @@ def revise(job: str, s: dict[str, str], bank: dict[str, str]) -> str:
     if solution is None:
         return "<revision>\nI cannot solve this one.\n</revision>"
     phrase = ("Wait, let me check that last step again; the value there does not follow."
-              if job == "fix_continue" else "Hmm, let me step back and solve this in a different way.")
+              if job == "fix" else "Hmm, let me step back and solve this in a different way.")
     return f"<revision>\n{prefix}\n{phrase}\n{solution}\n</revision>"

@@ -20,6 +20,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from lemma.strategies import Strategy
 from lemma.config import DATA_ROOT, DataConfig, LemmaConfig
 from lemma.data import load_train_problems
 from lemma.records import Problem
@@ -49,12 +50,12 @@ def run_chain(teacher: LLMTeacher, problems: list[Problem]) -> dict[str, list[di
     lab = teacher.classify([ClassifyRequest(p, text) for p, text in flawed])
     cut = [(p, truncate_after(text, split_steps(text, p.dataset), o.value.step))
            for (p, text), o in zip(flawed, loc) if o.ok and o.value.step]
-    fix = teacher.fix_continue([ReviseRequest(p, prefix) for p, prefix in cut])
-    fresh = teacher.fresh_restart([ReviseRequest(p, prefix) for p, prefix in cut])
+    fix = teacher.revise(Strategy.fix, [ReviseRequest(p, prefix) for p, prefix in cut])
+    fresh = teacher.revise(Strategy.fresh, [ReviseRequest(p, prefix) for p, prefix in cut])
     smooth = teacher.smooth([SmoothRequest(p, prefix + "\n" + o.value.continuation)
                              for (p, prefix), o in zip(cut, fix) if o.ok])
     return {name: [_plain(o) for o in outs] for name, outs in
-            (("inject", inj), ("locate", loc), ("classify", lab), ("fix_continue", fix), ("fresh_restart", fresh),
+            (("inject", inj), ("locate", loc), ("classify", lab), ("fix", fix), ("fresh", fresh),
              ("smooth", smooth))}
 
 

@@ -50,7 +50,7 @@ def test_all_jobs_on_gsm8k_produce_valid_outcomes(problems, tmp_path):
         outputs = run_chain(teacher, problems)
     assert _ok_counts(outputs) == {job: (LIMIT, LIMIT) for job in outputs}
     for p, inj, loc, lab, fix in zip(problems, outputs["inject"], outputs["locate"], outputs["classify"],
-                                     outputs["fix_continue"]):
+                                     outputs["fix"]):
         assert not inj["value"]["text"].rstrip().endswith(f"The answer is: {p.gold}")  # the error changed the answer
         assert loc["value"]["step"] == inj["value"]["intended_step"]  # the injector's claim matches the location
         assert lab["value"]["verdict"] == "incorrect" and lab["value"]["error_type"]

@@ -85,23 +85,9 @@ NEEDS: dict[tuple[str, str], Need] = {
                                KEY if name in ("openai", "gpt4o", "gpt4o_mini") else {},
                                "LLM teachers do not serve the relations world (the symbolic teacher does)")
        for name in ("openai", "gpt4o", "gpt4o_mini", "vllm", "nemotron_70b", "hf")},
-    # on the default world matched arms (build.trajectory_share, set by data=relations) need fixed batch slots, which
-    # train=cpu sets and the ZeRO options (made for the paper's real-data run) do not
-    **{("train", name): Need(PAPER, "train.group_by_length=false", KEY, "the paper's real-data run")
-       for name in ("zero2", "zero3", "zero3_offload")},
 }
 
-KNOWN_BUGS: dict[str, str] = {  # case id -> the bug, for strict xfails (see the module docstring)
-    "sweep-teachers": "sweeps/teachers.yaml overrides data to gsm8k_math but keeps model=tiny and benchmark=relations, "
-                      "so its documented command `OPENAI_API_KEY=... python run.py --config-dir sweeps --config-name "
-                      "teachers data.limit=200` is refused by lemma.config.validate (model=tiny cannot learn "
-                      "data=gsm8k_math; benchmark=relations needs a built-in world); tests/unit/test_sweeps.py skips "
-                      "validating it (NEEDS_REAL_DATA)",
-    "documented-llama3_70b": "conf/model/llama3_70b.yaml documents `python run.py model=llama3_70b train=zero2 "
-                             "train.nproc_per_node=8`, which the memory pre-flight refuses (about 441 GB/GPU; the "
-                             "README says so and suggests zero3_offload) and, on the default world, "
-                             "build.trajectory_share refuses too (train.group_by_length=true)",
-}
+KNOWN_BUGS: dict[str, str] = {}  # case id -> the bug, for strict xfails (see the module docstring)
 
 
 @pytest.fixture(autouse=True)
@@ -211,11 +197,12 @@ def test_the_checkpoint_model_names_its_path_when_the_folder_is_not_a_checkpoint
     assert any("model.path is not set (its value is ???)" in p for p in _problems(cfg))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_BUGS["documented-llama3_70b"])
-def test_the_llama3_70b_command_its_header_documents(tmp_path: Path) -> None:
+def test_the_llama3_70b_command_its_header_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(*next(iter(KEY.items())))
     header = (CONF / "model" / "llama3_70b.yaml").read_text()
-    assert "`python run.py model=llama3_70b train=zero2 train.nproc_per_node=8`" in header
-    problems = _problems(_compose_conf(tmp_path, "model=llama3_70b", "train=zero2", "train.nproc_per_node=8"))
+    command = "python run.py experiment=lemma_llama3_8b model=llama3_70b train=zero3_offload"
+    assert f"`{command}`" in header
+    problems = _problems(_compose_conf(tmp_path, *command.split()[2:]))
     assert not problems, "\n".join(problems)
 
 
@@ -227,9 +214,8 @@ def _sweep_arms(name: str, root: Path) -> list[list[str]]:
     return [j for j in jobs if first is None or first in j]
 
 
-SWEEP_NEEDS: dict[str, Need] = {
-    "teachers": Need(PAPER, "model=tiny is built from a built-in world's text", KEY,
-                     "its header: needs API keys / GPUs, and real data needs a real model and benchmark"),
+SWEEP_NEEDS: dict[str, Need] = {  # what a sweep needs besides its own file (every sweep: only what its header says)
+    "teachers": Need((), "environment variable OPENAI_API_KEY is not set", KEY, "its header: GPT-4o and vLLM teachers"),
 }
 SWEEP_CASES = [pytest.param(p.stem, marks=pytest.mark.xfail(strict=True, raises=AssertionError,
                                                               reason=KNOWN_BUGS[f"sweep-{p.stem}"]))
@@ -250,15 +236,8 @@ def test_sweep_arms_pass_the_preflight_as_documented(sweep: str, tmp_path: Path,
         assert not problems, f"{sweep} {' '.join(job)}:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("sweep", sorted(SWEEP_NEEDS))
-def test_sweep_with_its_minimal_overrides_passes(sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    need = SWEEP_NEEDS[sweep]
-    for key, value in need.env.items():
-        monkeypatch.setenv(key, value)
-    arms = _sweep_arms(sweep, tmp_path)
-    without = _problems(_compose_sweep(sweep, tmp_path, *arms[0]))
+def test_the_teachers_sweep_without_its_key_names_it(tmp_path: Path) -> None:
+    need = SWEEP_NEEDS["teachers"]
+    arms = _sweep_arms("teachers", tmp_path)
+    without = _problems(_compose_sweep("teachers", tmp_path, *arms[0]))
     assert any(need.without in p for p in without), "\n".join(without)
-    for job in arms:
-        cfg = _compose_sweep(sweep, tmp_path, *need.overrides, *job)
-        problems = _problems(cfg)
-        assert not problems, f"{sweep} {' '.join([*need.overrides, *job])}:\n" + "\n".join(problems)

@@ -135,7 +135,7 @@ def test_every_teacher_transition_phrase_is_detected():
     from lemma.prompts import __file__ as prompts_init
     from lemma.teacher import symbolic
 
-    prompt = (Path(prompts_init).parent / "fix_continue" / "default.md").read_text()
+    prompt = (Path(prompts_init).parent / "fix" / "default.md").read_text()
     examples = re.findall(r'^\s*- "(.+)"$', prompt, flags=re.MULTILINE)
     phrases = [*symbolic.FIX_PHRASES, *symbolic.FRESH_PHRASES, *examples]
     assert len(examples) >= 10

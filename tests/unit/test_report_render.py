@@ -85,3 +85,11 @@ def test_the_data_section_of_partial_runs():
         "error type confusing_concept_error 5634, context_value_error 2818, contradictory_step 30, hallucination 442, "
         "missing_step 3428, operator_error 1942; dropped: benchmark_overlap 0, duplicate 1334, source_not_selected 0.",
     ]
+
+
+def test_reference_rows_come_from_the_suite_config_and_are_never_mixed_in():
+    rep = {"benchmarks": ["gsm8k"], "results": {"lemma": {"title": "LEMMA", "gsm8k": 50.0, "average": 50.0}},
+           "reference_results": {"LEMMA (paper, LLaMA3-8B)": {"gsm8k": 79.2, "average": 62.4}}}
+    rows = report.results_table(rep, "paper")
+    assert rows[-2:] == ["| LEMMA | 50.0 | 50.0 |", "| *LEMMA (paper, LLaMA3-8B)* | 79.2 | 62.4 |"]
+    assert report.results_table({**rep, "reference_results": {}}, "paper")[-1] == "| LEMMA | 50.0 | 50.0 |"

@@ -11,6 +11,7 @@ filter MS falls to 91% by type (read as OP or QM), the rest stay at or above 97%
 
 from __future__ import annotations
 
+from functools import partial
 import os
 import re
 from collections import Counter
@@ -19,6 +20,7 @@ from fractions import Fraction
 
 import pytest
 
+from lemma.strategies import Strategy
 from lemma.records import Problem, join_trajectory
 from lemma.steps import split_steps, step_texts, truncate_after
 from lemma.taxonomy import ErrorType as E
@@ -132,7 +134,7 @@ def _check_continuation(problem, continuation, phrases) -> None:
 def test_fix_continue_fixes_the_first_wrong_step(injected, teacher):
     items = [item for etype in TYPES for item in injected[etype][:20]]
     reqs = [ReviseRequest(p, _truncated(teacher, p, inj.text)) for p, inj in items]
-    outs = teacher.fix_continue(reqs)
+    outs = teacher.revise(Strategy.fix, reqs)
     assert all(o.ok for o in outs)
     for req, out in zip(reqs, outs):
         _check_continuation(req.problem, out.value.continuation, None)
@@ -147,7 +149,7 @@ def test_fix_continue_fixes_the_first_wrong_step(injected, teacher):
 def test_fix_continue_restates_the_corrected_equation(injected, teacher):
     for problem, inj in injected[E.CA][:30]:
         comp = Computation.from_meta(problem.meta)
-        out = teacher.fix_continue([ReviseRequest(problem, _truncated(teacher, problem, inj.text))])[0].value
+        out = teacher.revise(Strategy.fix, [ReviseRequest(problem, _truncated(teacher, problem, inj.text))])[0].value
         op = comp.ops[inj.intended_step - 1]
         assert f"{op.a} {op.op} {op.b} = {op.result}" in out.continuation
 
@@ -155,18 +157,18 @@ def test_fix_continue_restates_the_corrected_equation(injected, teacher):
 def test_fix_continue_reads_the_steps_not_the_request_type(injected, teacher):
     problem, inj = injected[E.OP][0]
     prefix = _truncated(teacher, problem, inj.text)
-    told = teacher.fix_continue([ReviseRequest(problem, prefix, error_type=E.OP)])[0]
-    misled = teacher.fix_continue([ReviseRequest(problem, prefix, error_type=E.HA)])[0]
+    told = teacher.revise(Strategy.fix, [ReviseRequest(problem, prefix, error_type=E.OP)])[0]
+    misled = teacher.revise(Strategy.fix, [ReviseRequest(problem, prefix, error_type=E.HA)])[0]
     assert told == misled
-    whole = teacher.fix_continue([ReviseRequest(problem, inj.text)])[0]  # without truncation
+    whole = teacher.revise(Strategy.fix, [ReviseRequest(problem, inj.text)])[0]  # without truncation
     _check_continuation(problem, whole.value.continuation, None)
-    assert teacher.fix_continue([ReviseRequest(problem, problem.reference)])[0].failure == "no_error_found"
+    assert teacher.revise(Strategy.fix, [ReviseRequest(problem, problem.reference)])[0].failure == "no_error_found"
 
 
 def test_fresh_restart_uses_another_method(injected, teacher):
     items = [item for etype in TYPES for item in injected[etype][:20]]
     reqs = [ReviseRequest(p, _truncated(teacher, p, inj.text)) for p, inj in items]
-    outs = teacher.fresh_restart(reqs)
+    outs = teacher.revise(Strategy.fresh, reqs)
     for req, out in zip(reqs, outs):
         cont = out.value.continuation
         _check_continuation(req.problem, cont, FRESH_PHRASES)
@@ -175,7 +177,7 @@ def test_fresh_restart_uses_another_method(injected, teacher):
         assert check_solution(Computation.from_meta(req.problem.meta), cont, Fraction(req.problem.gold)).verdict \
             == "correct"
     assert len(Counter(o.value.reflection for o in outs)) >= 8
-    assert outs == teacher.fresh_restart(reqs)  # deterministic
+    assert outs == teacher.revise(Strategy.fresh, reqs)  # deterministic
 
 
 def test_smooth_keeps_equations_and_answer(injected, teacher):
@@ -183,7 +185,7 @@ def test_smooth_keeps_equations_and_answer(injected, teacher):
     texts = []
     for p, inj in items:
         prefix = _truncated(teacher, p, inj.text)
-        fix = teacher.fix_continue([ReviseRequest(p, prefix)])[0].value
+        fix = teacher.revise(Strategy.fix, [ReviseRequest(p, prefix)])[0].value
         texts.append((p, join_trajectory(prefix, fix.continuation), fix.reflection))
     outs = teacher.smooth([SmoothRequest(p, text) for p, text, _ in texts])
     for (p, text, reflection), out in zip(texts, outs):
@@ -204,7 +206,7 @@ def test_garbage_is_nonsensical_and_never_raises(problems, teacher, text):
     assert label.ok and label.value.verdict == "incorrect" and label.value.error_type is E.NO
     location = teacher.locate([LocateRequest(problems[0], text)])[0]
     assert location.failure == "invalid_step" or location.value.step == 1
-    for job in (teacher.fix_continue, teacher.fresh_restart):
+    for job in (partial(teacher.revise, Strategy.fix), partial(teacher.revise, Strategy.fresh)):
         assert all(o.failure != "internal_error" for o in job([ReviseRequest(problems[0], text)]))
     assert teacher.smooth([SmoothRequest(problems[0], text)])[0].ok
 

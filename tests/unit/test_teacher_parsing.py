@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lemma.strategies import Strategy
 from lemma.prompts import prompt_path
 from lemma.records import Problem
 from lemma.taxonomy import DEFINITIONS, ErrorType
@@ -20,12 +21,12 @@ SOLUTION = "Ann has 3 bags.\nShe has 3 x 4 = 13 apples.\nThe answer is: 13"  # 3
 
 
 # ------------------------------------------------------------------------------------------------ prompts
-@pytest.mark.parametrize("job", ["classify", "locate", "inject", "fix_continue", "fresh_restart", "smooth"])
+@pytest.mark.parametrize("job", ["classify", "locate", "inject", "fix", "fresh", "smooth"])
 def test_every_default_prompt_is_one_format_template(job):
     """The whole file, sections included, formats with str.format (as lemma.teacher.jobs fills it)."""
     fields = {k: "X" for k in ("question", "reference", "steps", "num_steps", "error_label", "definition", "examples",
                                "prefix", "correct_solution", "text")}
-    paths = [prompt_path(job)] + ([prompt_path(job, variant="model_aware")] if job == "fresh_restart" else [])
+    paths = [prompt_path(job)] + ([prompt_path(job, variant="model_aware")] if job == "fresh" else [])
     for path in paths:
         assert path.read_text().format(**fields).startswith("# ")
 
@@ -35,7 +36,7 @@ def test_prompts_render_for_both_datasets_and_all_injectable_types():
         for t in jobs.injectable_types("default"):
             body = jobs.inject_prompt("default", problem, t, 0).messages[0]["content"]
             assert t.value in body and problem.question in body and "<error_step>" in body
-        for job, sol in (("fix_continue", None), ("fresh_restart", None), ("fresh_restart", "A correct one.")):
+        for job, sol in (("fix", None), ("fresh", None), ("fresh", "A correct one.")):
             body = jobs.revise_prompt(job, "default", problem, "PREFIX", sol).messages[0]["content"]
             assert body.rstrip().endswith("PREFIX") and ("A correct one." in body) == bool(sol)
     assert jobs.injectable_types("default") == {ErrorType.CA, ErrorType.CO, ErrorType.MS, ErrorType.QM, ErrorType.FC,
@@ -229,7 +230,7 @@ def test_all_jobs_through_a_local_backend(tmp_path):
     teacher = make_teacher(tmp_path, script, remote=False)
     inj = teacher.inject([InjectRequest(GSM, ErrorType.CA, d) for d in range(10)])
     assert all(o.ok for o in inj) and teacher.usage.requests == 10  # 10 draws = 10 distinct requests
-    assert teacher.fix_continue([ReviseRequest(GSM, PREFIX)])[0].value.continuation.startswith("Wait")
-    assert teacher.fresh_restart([ReviseRequest(GSM, PREFIX, correct_solution="x")])[0].ok
+    assert teacher.revise(Strategy.fix, [ReviseRequest(GSM, PREFIX)])[0].value.continuation.startswith("Wait")
+    assert teacher.revise(Strategy.fresh, [ReviseRequest(GSM, PREFIX, correct_solution="x")])[0].ok
     assert teacher.smooth([SmoothRequest(GSM, ORIGINAL)])[0].ok
     assert len(teacher.engine.cache) == 13

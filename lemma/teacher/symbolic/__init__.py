@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 from lemma.records import Problem
+from lemma.strategies import Strategy
 from lemma.taxonomy import ErrorType
 from lemma.teacher.base import (ClassifyRequest, Injection, InjectRequest, Label, LocateRequest, Location, Outcome,
                                 ReviseRequest, Revision, SmoothRequest, TeacherUsage)
@@ -46,8 +47,9 @@ class WorldRules:
     state: Callable[[Problem], Any]  # the problem's computation from its meta (raises on a foreign problem)
     check: Callable[[Any, Problem, str], Verdict]
     inject: Callable[[Any, ErrorType, random.Random], Injection | None]
-    fix: Callable[[Any, Problem, str, random.Random], Revision | None]
-    fresh: Callable[[Any, Problem, random.Random], Revision]
+    # one rule per strategy: (state, problem, prefix cut after the wrong step, rng) -> the revision, None if the
+    # prefix holds no error to fix
+    revisers: dict[Strategy, Callable[[Any, Problem, str, random.Random], Revision | None]]
     smooth: Callable[[str, random.Random], str]
     so_far_right: Callable[[Any, str], bool] | None = None  # a partial solution has no error yet (None: use grader)
 
@@ -87,14 +89,17 @@ WORLDS: dict[str, WorldRules] = {
     "arith": WorldRules(
         injectable=frozenset(arith_revise.PLANNERS), state=_arith_state, check=_arith_check,
         inject=arith_revise.inject_error,
-        fix=lambda comp, p, prefix, rng: arith_revise.fix_continue(comp, prefix, _arith_gold(p, comp), p.dataset, rng),
-        fresh=lambda comp, p, rng: arith_revise.fresh_restart(comp, _arith_gold(p, comp), rng),
+        revisers={
+            Strategy.fix: lambda comp, p, prefix, rng: arith_revise.fix_continue(comp, prefix, _arith_gold(p, comp),
+                                                                             p.dataset, rng),
+            Strategy.fresh: lambda comp, p, prefix, rng: arith_revise.fresh_restart(comp, _arith_gold(p, comp), rng)},
         smooth=arith_revise.smooth_text),
     "relations": WorldRules(
         injectable=frozenset(relations_revise.PLANNERS), state=_relations_state, check=_relations_check,
         inject=relations_revise.inject_error,
-        fix=lambda graph, p, prefix, rng: relations_revise.fix_continue(graph, prefix, rng),
-        fresh=lambda graph, p, rng: relations_revise.fresh_restart(graph, rng),
+        revisers={
+            Strategy.fix: lambda graph, p, prefix, rng: relations_revise.fix_continue(graph, prefix, rng),
+            Strategy.fresh: lambda graph, p, prefix, rng: relations_revise.fresh_restart(graph, rng)},
         smooth=lambda text, rng: text,  # the relations world trains every arm on unsmoothed text
         so_far_right=relations_check.lines_so_far_right),
 }
@@ -148,16 +153,15 @@ class SymbolicTeacher:
             return Outcome(made) if made else Outcome(failure="type_not_applicable", raw=str(r.error_type))
         return self._run(requests, one)
 
-    def fix_continue(self, requests: list[ReviseRequest]) -> list[Outcome[Revision]]:
-        def one(r: ReviseRequest, state: Any) -> Outcome[Revision]:
-            made = self.rules.fix(state, r.problem, r.prefix, self._rng(r.problem, "fix", _digest(r.prefix)))
-            return Outcome(made) if made else Outcome(failure="no_error_found")
-        return self._run(requests, one)
+    def revise(self, strategy: Strategy, requests: list[ReviseRequest]) -> list[Outcome[Revision]]:
+        """The world's rule for `strategy`. Fresh & Restart needs no model-aware `correct_solution`: the
+        computation is known."""
+        strategy = Strategy(strategy)
+        rule = self.rules.revisers[strategy]
 
-    def fresh_restart(self, requests: list[ReviseRequest]) -> list[Outcome[Revision]]:
-        """The reference-free variant; a model-aware `correct_solution` is not needed, the computation is known."""
         def one(r: ReviseRequest, state: Any) -> Outcome[Revision]:
-            return Outcome(self.rules.fresh(state, r.problem, self._rng(r.problem, "fresh", _digest(r.prefix))))
+            made = rule(state, r.problem, r.prefix, self._rng(r.problem, str(strategy), _digest(r.prefix)))
+            return Outcome(made) if made else Outcome(failure="no_error_found")
         return self._run(requests, one)
 
     def smooth(self, requests: list[SmoothRequest]) -> list[Outcome[str]]:
