@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from lemma.reflection import first_reflection
 from lemma.steps import split_steps
 from lemma.taxonomy import ErrorType
+from lemma.world.arith_computation import apply_op
 from lemma.world.relations import DATASET, Graph, Person, relation_terms
 
 _NAME = r"[A-Z][a-z]+"
@@ -67,14 +68,8 @@ def parse_line(text: str) -> Line | None:
 
 
 def apply(a: int, op: str, b: int) -> int | None:
-    """a op b when it is a non-negative integer, else None (no division with a remainder)."""
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b if a >= b else None
-    if op == "*":
-        return a * b
-    return a // b if op == "/" and b and a % b == 0 else None
+    """a op b as a solution line writes it, when it is a non-negative integer (lemma.world.arith's rule)."""
+    return apply_op(op, a, b)
 
 
 def final_answer(text: str) -> int | None:
