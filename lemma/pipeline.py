@@ -47,6 +47,12 @@ class Stage:
     # What the stage runs on the GPU: "student" (generation engines), "teacher" (a local teacher model), "trainer"
     # (a training child process). Before a stage with uses, every engine it does not use is shut down (Services).
     uses: tuple[str, ...] = ()
+    # Paths that only some arms' nodes read (train's lemma budget): keyed for those nodes alone, so the other arms
+    # stay one artifact across variants that change them.
+    arm_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def keys_for(self, arm: str | None) -> tuple[str, ...]:
+        return self.keys + tuple(self.arm_keys.get(arm or "", ()))
 
 
 @dataclass
@@ -231,7 +237,7 @@ def descendants(cfg: DictConfig, roots: set[str]) -> set[str]:
 def node_key(cfg: DictConfig, node: str, parent_keys: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     stage_name, arm = split_node(node)
     stage = load_stage(stage_name)
-    config = {path: artifacts.content_slice(OmegaConf.select(cfg, path)) for path in stage.keys}
+    config = {path: artifacts.content_slice(OmegaConf.select(cfg, path)) for path in stage.keys_for(arm)}
     if arm:
         config["arm"] = arm
     files = stage.files(cfg) if stage.files else {}
@@ -247,7 +253,8 @@ def keyed_paths(cfg: DictConfig, node: str) -> frozenset[str]:
         current = stack.pop()
         if current not in seen:
             seen.add(current)
-            paths.update(load_stage(split_node(current)[0]).keys)
+            name, arm = split_node(current)
+            paths.update(load_stage(name).keys_for(arm))
             stack.extend(needs_of(cfg, current))
     return frozenset(paths)
 

@@ -80,8 +80,8 @@ def arm_max_steps(ctx: StageContext) -> int:
     cfg = ctx.cfg
     if cfg.build.trajectory_share is None:
         return int(cfg.train.max_steps) if cfg.train.max_steps is not None else 0
-    return arm_steps(str(ctx.arm), int(cfg.train.max_steps), float(cfg.build.trajectory_share),
-                     str(cfg.build.lemma_budget))
+    budget = str(cfg.build.lemma_budget) if ctx.arm == "lemma" else "steps"  # keyed for train.lemma only
+    return arm_steps(str(ctx.arm), int(cfg.train.max_steps), float(cfg.build.trajectory_share), budget)
 
 
 def _arm_train_config(ctx: StageContext) -> Any:
@@ -146,6 +146,7 @@ def _needs(cfg: Any, arm: str | None) -> tuple[str, ...]:
 
 
 STAGE = Stage(name="train", run=run, needs=_needs,
-              keys=("train", "model.prompt_format", "build.trajectory_share", "build.seed", "build.lemma_budget"),
+              keys=("train", "model.prompt_format", "build.trajectory_share", "build.seed"),
+              arm_keys={"lemma": ("build.lemma_budget",)},
               version=2,
               uses=("trainer",))

@@ -137,6 +137,19 @@ def test_each_keyed_field_changes_the_key(stage, shapes, monkeypatch):
                 assert after[node] != before[node], f"{shape}: changing {leaf} (keyed as {path}) kept {node}'s key"
 
 
+def test_an_arm_key_moves_only_its_arms_node(shapes):
+    cfg = shapes["default"]
+    before = all_keys(cfg)
+    after_cfg, _ = changed(cfg, "build.lemma_budget")
+    after = all_keys(after_cfg)
+    assert load_stage("train").arm_keys == {"lemma": ("build.lemma_budget",)}
+    assert after["train.lemma"] != before["train.lemma"] and after["evaluate.lemma"] != before["evaluate.lemma"]
+    # sft does not move (clean does, through build, which keys the whole build group: a 2-second rebuild)
+    assert all(after[n] == before[n] for n in ("problems", "base", "train.sft", "evaluate.sft"))
+    assert "build.lemma_budget" in keyed_paths(cfg, "train.lemma")
+    assert "build.lemma_budget" not in keyed_paths(cfg, "train.sft")
+
+
 # ----------------------------------------------------------------------------------- (ii) execution fields do not
 def execution_changes(cfg: DictConfig) -> list[tuple[str, Any]]:
     """Every scalar execution field of the default config (schema EXECUTION_FIELDS and EXECUTION_ROOTS groups)."""
@@ -185,7 +198,10 @@ def test_execution_fields_keep_the_key_and_stay_readable(stage, shapes, executio
 METHODS = {"get", "items", "values", "keys"}
 # Reads the scan cannot place on their branch: (stage, path, config shape) where the code that reads it never runs.
 UNREACHABLE = {("build", ("teacher", "model"), "release"):
-               "synthesis_rows runs only without data=lemma_release, where build's parent smooth keys the teacher"}
+               "synthesis_rows runs only without data=lemma_release, where build's parent smooth keys the teacher",
+               **{("train", ("build", "lemma_budget"), shape):
+                  "arm_max_steps reads it for train.lemma only, whose key covers it (Stage.arm_keys)"
+                  for shape in ("default", "release")}}
 
 
 def _chain(node: ast.AST) -> list[str] | None:
