@@ -80,16 +80,17 @@ def difference(a: Arm, b: Arm, rng_seed: int = 0, replicates: int = BOOTSTRAP) -
     seeds = sorted(set(a.correct) & set(b.correct))
     if not seeds:
         return None
-    pairs = {s: [(a.correct[s][p], b.correct[s][p]) for p in sorted(set(a.correct[s]) & set(b.correct[s]))]
-             for s in seeds}
-    per_seed = {s: 100 * statistics.fmean(x - y for x, y in pairs[s]) for s in seeds if pairs[s]}
+    # per problem: +1 where only a is right, -1 where only b is, 0 otherwise (the paired difference)
+    deltas = {s: [int(a.correct[s][p]) - int(b.correct[s][p]) for p in sorted(set(a.correct[s]) & set(b.correct[s]))]
+              for s in seeds}
+    per_seed = {s: 100 * statistics.fmean(deltas[s]) for s in seeds if deltas[s]}
     rng = random.Random(rng_seed)
     means = []
-    for _ in range(replicates):
+    for _ in range(replicates):  # integer sums: the same means as averaging the resampled pairs, a few times faster
         diffs = []
         for s in per_seed:
-            sample = [pairs[s][rng.randrange(len(pairs[s]))] for _ in pairs[s]]
-            diffs.append(100 * statistics.fmean(x - y for x, y in sample))
+            d, n = deltas[s], len(deltas[s])
+            diffs.append(100 * (sum(d[rng.randrange(n)] for _ in range(n)) / n))
         means.append(statistics.fmean(diffs))
     means.sort()
     return Difference(a.name, b.name, per_seed, statistics.fmean(per_seed.values()),
