@@ -195,10 +195,11 @@ def load_benchmark(item: Any, *, limit: int | None = None, builtin_path: Path | 
         raise ValueError(f"benchmark.limit={limit} must be at least 1 (or null for all)")
     if str(item.source) == "builtin":
         if builtin_path is None:
-            raise ValueError(f"benchmark {item.name} is built in: it needs the problems artifact's test split")
+            raise ValueError(f"benchmark {item.name} is built in: it needs the problems artifact's {item.split} split")
         if not Path(builtin_path).is_file():
-            raise BenchmarkFileError(f"benchmark {item.name} is built in, but the problems artifact has no test split "
-                                     f"({builtin_path}): only data=arith makes one; use data=arith or a file "
+            raise BenchmarkFileError(f"benchmark {item.name} is built in, but the problems artifact has no "
+                                     f"{item.split} split ({builtin_path}): a built-in world (data=relations or "
+                                     f"data=arith) writes one when data.num_{item.split} > 0; or choose a file "
                                      f"benchmark such as benchmark=paper")
         problems = read_jsonl(Path(builtin_path), Problem)
         return Benchmark(str(item.name), item, problems[:limit], f"builtin:{builtin_path}",

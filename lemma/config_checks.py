@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from lemma import taxonomy
 from lemma.config_data import BUILTIN_WORLDS, DataKind, ErrorDistribution, TeacherBackend
-from lemma.config_models import BenchmarkSource, ModelKind, TokenizerKind
+from lemma.config_models import BenchmarkSource, BuiltinSplit, ModelKind, TokenizerKind
 from lemma.errors import LemmaError
 from lemma.ranges import range_problems
 
@@ -100,6 +100,10 @@ def _world_problems(cfg: DictConfig) -> list[str]:
     if builtin and not world:
         problems.append(f"benchmark={cfg.benchmark.name} is a built-in world's test split and needs a built-in world "
                         "(data=relations or data=arith); choose benchmark=paper (or gsm8k, math, ...) for real data")
+    for name, item in items.items():
+        if item.source != BenchmarkSource.builtin and item.split != BuiltinSplit.test:
+            problems.append(f"benchmark.items.{name}.split={item.split} picks a built-in world's split, but the item's "
+                            f"source is {item.source}; remove split (a file or hub benchmark names its own rows)")
     for name in builtin:
         kind = str(cfg.benchmark["items"][name].gold_kind)
         if world and kind != str(cfg.data.kind):

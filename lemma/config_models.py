@@ -47,6 +47,11 @@ class BenchmarkSource(StrEnum):
     hub = "hub"  # a Hugging Face dataset (hub_name, hub_configs, hub_split)
 
 
+class BuiltinSplit(StrEnum):
+    test = "test"  # reported numbers
+    dev = "dev"  # choices only (a learning rate, a share): never a reported number
+
+
 class BenchmarkFormat(StrEnum):
     jsonl = "jsonl"
     json = "json"
@@ -155,6 +160,7 @@ class BenchmarkItem:
     hub_name: Optional[str] = None
     hub_configs: list[str] = field(default_factory=list)  # concatenated in order; empty = the dataset's default
     hub_split: str = "test"  # "train+test" concatenates splits
+    split: BuiltinSplit = BuiltinSplit.test  # source=builtin: which of the world's held-out splits
 
 
 @dataclass

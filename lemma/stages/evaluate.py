@@ -60,8 +60,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     if problems:
         raise BenchmarkFileError("benchmark files do not match their config:\n" + "\n".join(problems))
     model = model_path(ctx.input(model_node(ctx.arm)))
-    test_split = builtin_benchmark_path(ctx.input("problems"))
-    benches = [load_benchmark(item, limit=b.limit, builtin_path=test_split) for item in b["items"].values()]
+    benches = [load_benchmark(item, limit=b.limit, builtin_path=builtin_benchmark_path(ctx.input("problems"), str(item.split)))
+               for item in b["items"].values()]
     for item in b["items"].values():
         if str(item.prompt_format) != str(cfg.model.prompt_format):
             ctx.log.warning("benchmark %s prompts with %s, but the model was trained with %s", item.name,

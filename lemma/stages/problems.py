@@ -35,9 +35,12 @@ def read_test(artifact: Artifact) -> list[Problem] | None:
     return _optional_split(artifact, TEST_FILE)
 
 
-def builtin_benchmark_path(artifact: Artifact) -> Path:
-    """The test split's file, present or not: a built-in benchmark reads, hashes and cites it itself."""
-    return artifact.file(TEST_FILE)
+def builtin_benchmark_path(artifact: Artifact, split: str = "test") -> Path:
+    """A held-out split's file (test, or dev for choices), present or not: a built-in benchmark reads, hashes and
+    cites it itself."""
+    if split not in ("test", "dev"):
+        raise ValueError(f"a built-in benchmark reads the test or dev split, not {split!r}")
+    return artifact.file(SPLIT_FILES[split])
 
 
 def _optional_split(artifact: Artifact, name: str) -> list[Problem] | None:
