@@ -224,45 +224,57 @@ def prompt_sha(item: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------- decontamination
-def registered_items(data_root: str) -> list[Any]:
-    """The file items of every single-benchmark option in conf/benchmark/, paths resolved against `data_root`.
+TARGETS = "build.decontaminate_against"  # composed by Hydra (conf/build/decontaminate_against): in the build key
 
-    Read from the option files directly (not the composed `benchmark=`), so what is evaluated never changes the SFT set.
+
+def target_items(build: Any) -> dict[str, Any]:
+    """`build.decontaminate_against.items` by key: the benchmark items real data's SFT set must not overlap.
+
+    Read from the config only (never from `benchmark`, never by globbing conf/), so what is evaluated never changes
+    the SFT set, and every target's sha256 sits in the build key.
     """
-    from omegaconf import OmegaConf
-
-    from lemma.config_data import REPO_ROOT
-    from lemma.config_models import BenchmarkItem
-
-    items = []
-    for path in sorted((REPO_ROOT / "conf" / "benchmark").glob("*.yaml")):
-        raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-        for node in (raw.get("items") or {}).values():
-            if node.get("source") != "file":
-                continue
-            node["path"] = str(node["path"]).replace("${paths.data}", data_root)
-            items.append(OmegaConf.merge(OmegaConf.structured(BenchmarkItem), node))
-    return items
+    return dict(build.decontaminate_against["items"].items())
 
 
-def registered_file_problems(data_root: str) -> list[str]:
-    """Every registered benchmark file that is missing or not its pinned copy (the pre-flight's decontamination check)."""
+def target_file_problems(build: Any) -> list[str]:
+    """The pre-flight's decontamination check: every target that is missing, not its pinned copy, or built in."""
     problems = []
-    for item in registered_items(data_root):
+    for key, item in target_items(build).items():
         try:
-            verify_file(item)
+            _check_target(key, item)
+            if str(item.source) == "file":
+                verify_file(item)
         except BenchmarkFileError as exc:
-            problems.append(f"decontamination (build.decontaminate=true) reads every registered benchmark: {exc}")
+            problems.append(_target_error(key, item, exc))
     return problems
 
 
-def registered_questions(data_root: str) -> list[str]:
-    """Questions of every registered benchmark file, for decontaminating SFT data.
+def target_questions(build: Any) -> list[str]:
+    """Questions of every target, for decontaminating SFT data.
 
-    A file that cannot be read is an error, not a warning: skipping it would let its test questions leak into the
-    SFT set unnoticed. The pre-flight checks these files before any stage runs.
+    A target that cannot be read is an error, not a warning: skipping it would let its test questions leak into the
+    SFT set unnoticed. The pre-flight checks the target files before any stage runs.
     """
     questions: list[str] = []
-    for item in registered_items(data_root):
-        questions += [p.question for p in load_benchmark(item).problems]
+    for key, item in target_items(build).items():
+        try:
+            _check_target(key, item)
+            questions += [p.question for p in load_benchmark(item).problems]
+        except BenchmarkFileError as exc:
+            raise BenchmarkFileError(_target_error(key, item, exc)) from exc
     return questions
+
+
+def _check_target(key: str, item: Any) -> None:
+    if str(item.source) == "builtin":
+        raise BenchmarkFileError(f"{TARGETS}.items.{key} is a built-in world's {item.split} split: real data is "
+                                 "decontaminated against benchmark files or hub datasets (a built-in world against "
+                                 "its own test split, always)")
+
+
+def _target_error(key: str, item: Any, exc: BenchmarkFileError) -> str:
+    """The item's error, its keys and fixes named under build.decontaminate_against, plus how to drop the target."""
+    where = f"{TARGETS}.items.{key}"
+    text = str(exc).replace(f"benchmark.items.{item.name}", where)
+    return (f"decontamination (build.decontaminate=true) reads every target of {TARGETS}: {text}. To drop this "
+            f"target: '~{where}' (all of them: build/decontaminate_against=none)")

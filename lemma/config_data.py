@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Optional
+
+from lemma.config_models import BenchmarkConfig
 from lemma.strategies import Strategy  # noqa: F401 - re-exported: the schema's correction.strategies
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +201,12 @@ class SampleConfig:
     batch_size: int = 64
 
 
+def no_targets() -> BenchmarkConfig:
+    """An empty decontamination set. Its seed follows data_seed (decontamination draws nothing), so the run seed never
+    enters the build key."""
+    return BenchmarkConfig(name="none", seed="${data_seed}")  # type: ignore[arg-type]
+
+
 @dataclass
 class BuildConfig:
     sources: list[BuildSource] = field(default_factory=lambda: [BuildSource.self, BuildSource.injected])
@@ -207,6 +215,9 @@ class BuildConfig:
     match_size_to: Optional[list[BuildSource]] = None  # cap at the size the set would have from these sources alone
     dedup: bool = True
     decontaminate: bool = True  # drop rows whose question overlaps a benchmark question (13-gram)
+    # What real data is decontaminated against (built-in worlds: their own test split), composed by Hydra from
+    # conf/benchmark options (conf/build/decontaminate_against/all.yaml): in the key, so a target's sha256 moves it.
+    decontaminate_against: BenchmarkConfig = field(default_factory=no_targets)
     seed: int = "${data_seed}"  # type: ignore[assignment]  # mixing order
     # Matched arms (lemma.arms): every arm trains train.max_steps x train.global_batch rows, one pass, the same
     # reference rows in the same slots; lemma puts trajectories in this share of the slots, clean their error-free

@@ -81,9 +81,7 @@ class TinyModelConfig:
     num_heads: int = 4
     max_position_embeddings: int = 256
     init_seed: int = "${seed}"  # type: ignore[assignment]  # initial weights: a seed sweep varies them too
-    warmup_steps: int = 300  # warm-up SFT on reference solutions, so the student makes real errors
-    warmup_lr: float = 3e-3
-    warmup_batch: int = 32
+    warmup: WarmupTrainConfig = field(default_factory=lambda: WarmupTrainConfig())  # SFT on reference solutions
     gate: WarmupGateConfig = field(default_factory=WarmupGateConfig)
 
 
@@ -139,6 +137,20 @@ class TrainConfig:
     log_every: int = 10
     dataloader_workers: int = 0
     gpu_memory_gb: float = 80.0
+
+
+@dataclass
+class WarmupTrainConfig:
+    """The tiny model's warm-up on reference solutions, so the student makes real errors: the training content,
+    named as in `train`, defaults taken from TrainConfig (one set). Execution (processes, checkpoint cadence) comes
+    from `train=`; seed from model.tiny.init_seed, max_seq_len from model.tiny.max_position_embeddings."""
+    max_steps: int = 300
+    lr: float = TrainConfig.lr
+    global_batch: int = TrainConfig.global_batch
+    warmup_ratio: float = TrainConfig.warmup_ratio
+    scheduler: str = TrainConfig.scheduler
+    weight_decay: float = TrainConfig.weight_decay
+    max_grad_norm: float = TrainConfig.max_grad_norm
 
 
 @dataclass

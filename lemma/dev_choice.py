@@ -1,8 +1,8 @@
 """A setting chosen on the dev split, by a rule fixed before measuring (the toy science's learning rate).
 
-A sweep such as sweeps/toy_lr.yaml runs the matched arms once per candidate value of one setting, evaluated on the
-world's dev split (benchmark=relations_dev). The rule: the value whose mean greedy dev accuracy over the trained arms
-(sft, clean, lemma) is highest; ties go to the smaller value. Averaging the arms keeps the choice neutral: it favours
+A sweep such as sweeps/toy_lr.yaml runs the matched arms once per seed and candidate value of one setting, evaluated
+on the world's dev split (benchmark=relations_dev). The rule: the value whose mean greedy dev accuracy over the seeds
+and the trained arms (sft, clean, lemma) is highest; ties go to the smaller value. Averaging the arms keeps the choice neutral: it favours
 no arm, and every arm then shares the chosen value. The test split is never read here.
 
     python -m lemma.dev_choice outputs/sweeps/toy_lr/<time>      (prints the table, writes dev_choice.md there)
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lemma.stages.report import read_report
-from lemma.sweep import _key, _overrides, varying_keys
+from lemma.sweep import SEED_KEYS, _key, _overrides, varying_keys
 
 ARMS = ("sft", "clean", "lemma")
 OUTPUT = "dev_choice.md"
@@ -24,24 +24,27 @@ OUTPUT = "dev_choice.md"
 
 @dataclass(frozen=True)
 class Candidate:
-    """One value of the swept setting and every arm's dev accuracy with it."""
+    """One value of the swept setting and every arm's dev accuracy with it, per seed."""
     value: str
-    acc: dict[str, float]  # arm -> greedy dev accuracy (%)
+    acc: dict[str, dict[str, float]]  # seed -> arm -> greedy dev accuracy (%)
+
+    def arm_mean(self, arm: str) -> float:
+        return sum(by_arm[arm] for by_arm in self.acc.values()) / len(self.acc)
 
     @property
     def score(self) -> float:
-        return sum(self.acc[a] for a in ARMS) / len(ARMS)
+        return sum(self.arm_mean(a) for a in ARMS) / len(ARMS)
 
 
 def candidates(sweep_dir: Path) -> tuple[str, list[Candidate]]:
     """The swept key and, per value, the arms' dev accuracies from every finished job of the sweep."""
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir())
     overrides = {job: _overrides(job) for job in jobs}
-    varying = varying_keys(list(overrides.values()))
+    varying = varying_keys(list(overrides.values())) - set(SEED_KEYS)
     if len(varying) != 1:
         raise ValueError(f"{sweep_dir}: a dev choice sweeps exactly one setting, this sweep varies {sorted(varying) or 'none'}")
     key = next(iter(varying))
-    found: list[Candidate] = []
+    found: dict[str, Candidate] = {}
     for job in jobs:
         try:
             report = read_report(job)
@@ -57,8 +60,15 @@ def candidates(sweep_dir: Path) -> tuple[str, list[Candidate]]:
             raise ValueError(f"{job}: evaluated on {sorted(benchmarks)}, not a dev split; choices are made on dev "
                              "(benchmark=relations_dev), never on test")
         value = next(o.split("=", 1)[1] for o in overrides[job] if _key(o) == key)
-        found.append(Candidate(value, {a: float(mech[a]["acc"]) for a in ARMS}))
-    return key, found
+        seed = next((o.split("=", 1)[1] for o in overrides[job] if _key(o) in SEED_KEYS), "default")
+        found.setdefault(value, Candidate(value, {})).acc[seed] = {a: float(mech[a]["acc"]) for a in ARMS}
+    return key, _complete(list(found.values()))
+
+
+def _complete(found: list[Candidate]) -> list[Candidate]:
+    """Candidates measured on every seed that any candidate has: a value missing a seed is not yet comparable."""
+    seeds = set().union(*(c.acc for c in found)) if found else set()
+    return [c for c in found if set(c.acc) == seeds]
 
 
 def choose(found: list[Candidate]) -> Candidate:
@@ -70,11 +80,17 @@ def choose(found: list[Candidate]) -> Candidate:
 
 def table(key: str, found: list[Candidate]) -> str:
     best = choose(found)
-    lines = [f"| {key} | " + " | ".join(ARMS) + " | mean |", "|---|" + "---|" * (len(ARMS) + 1)]
+    seeds = sorted(best.acc)
+    lines = [f"| {key} | " + " | ".join(ARMS) + " | mean | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+             "|---|" + "---|" * (len(ARMS) + 1 + len(seeds))]
     for c in sorted(found, key=lambda c: float(c.value)):
         mark = " **(chosen)**" if c is best else ""
-        lines.append(f"| {c.value}{mark} | " + " | ".join(f"{c.acc[a]:.1f}" for a in ARMS) + f" | {c.score:.2f} |")
-    return "\n".join(lines) + f"\n\nChosen on dev: {key}={best.value} (mean greedy dev accuracy over {', '.join(ARMS)}).\n"
+        per_seed = [sum(c.acc[s][a] for a in ARMS) / len(ARMS) for s in seeds]
+        lines.append(f"| {c.value}{mark} | " + " | ".join(f"{c.arm_mean(a):.1f}" for a in ARMS) + f" | {c.score:.2f} | "
+                     + " | ".join(f"{v:.1f}" for v in per_seed) + " |")
+    return ("Greedy pass@1 on the dev split, mean over seeds; `mean` averages the arms; the seed columns are each "
+            "seed's mean over the arms.\n\n" + "\n".join(lines)
+            + f"\n\nChosen on dev: {key}={best.value} (highest mean over {len(seeds)} seed(s) and {', '.join(ARMS)}).\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,16 +25,19 @@ def _defaults(conf: Path) -> dict[str, str]:
 
 
 def config_groups(conf: Path) -> dict[str, list[str]]:
-    """Every group folder of `conf` (Hydra's own excluded) and its options, the default first."""
+    """Every group folder of `conf` (Hydra's own excluded), nested ones as `build/decontaminate_against`, and its
+    options, the default first."""
     defaults = _defaults(conf)
     groups: dict[str, list[str]] = {}
-    for folder in sorted(p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+    folders = (p for p in conf.rglob("*") if p.is_dir() and p.relative_to(conf).parts[0] != "hydra")
+    for folder in sorted(folders, key=lambda p: p.relative_to(conf).as_posix()):
+        name = folder.relative_to(conf).as_posix()
         options = sorted(p.stem for p in folder.glob("*.yaml"))
-        default = defaults.get(folder.name)
+        default = defaults.get(name)
         if default in options:
             options.remove(default)
             options.insert(0, f"{default} (default)")
-        groups[folder.name] = options
+        groups[name] = options
     return groups
 
 

@@ -11,13 +11,14 @@ which held, which failed and which are unresolved (an ordering whose interval ho
 from __future__ import annotations
 
 import json
-import random
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from lemma.stages.report import read_per_problem, read_report
 
@@ -84,17 +85,21 @@ def difference(a: Arm, b: Arm, rng_seed: int = 0, replicates: int = BOOTSTRAP) -
     deltas = {s: [int(a.correct[s][p]) - int(b.correct[s][p]) for p in sorted(set(a.correct[s]) & set(b.correct[s]))]
               for s in seeds}
     per_seed = {s: 100 * statistics.fmean(deltas[s]) for s in seeds if deltas[s]}
-    rng = random.Random(rng_seed)
-    means = []
-    for _ in range(replicates):  # integer sums: the same means as averaging the resampled pairs, a few times faster
-        diffs = []
-        for s in per_seed:
-            d, n = deltas[s], len(deltas[s])
-            diffs.append(100 * (sum(d[rng.randrange(n)] for _ in range(n)) / n))
-        means.append(statistics.fmean(diffs))
-    means.sort()
+    means = _bootstrap_means(deltas, list(per_seed), np.random.default_rng(rng_seed), replicates)
     return Difference(a.name, b.name, per_seed, statistics.fmean(per_seed.values()),
-                      means[int(0.025 * replicates)], means[int(0.975 * replicates) - 1])
+                      float(means[int(0.025 * replicates)]), float(means[int(0.975 * replicates) - 1]))
+
+
+def _bootstrap_means(deltas: dict[str, list[int]], seeds: list[str], rng: np.random.Generator,
+                     replicates: int) -> np.ndarray:
+    """Sorted means over seeds of the resampled per-seed differences (points): every seed's problems are resampled
+    independently, `replicates` times, in one vectorised draw per seed."""
+    total = np.zeros(replicates)
+    for s in seeds:
+        d = np.asarray(deltas[s], dtype=np.int64)
+        picks = rng.integers(0, len(d), size=(replicates, len(d)))
+        total += 100 * d[picks].sum(axis=1) / len(d)
+    return np.sort(total / len(seeds))
 
 
 def _stat(values: dict[str, float]) -> tuple[float | None, float | None]:

@@ -6,8 +6,8 @@ before any heavy import, `check(cfg)` looks at:
   numeric field (`lemma.config_checks.validate`, `lemma.ranges`);
 - which nodes will really run (not cached, or forced), so that the checks below ask only for what the run needs:
   a rerun whose teacher stages are cached does not need the API key;
-- every file those nodes read: benchmark files and their pinned hashes, every registered benchmark when
-  decontamination runs, the GSM8K/MATH train files and their hashes, the release data;
+- every file those nodes read: benchmark files and their pinned hashes, the decontamination targets of real data
+  (build.decontaminate_against), the GSM8K/MATH train files and their hashes, the release data;
 - the teacher: `teacher.base_url` is an http(s) URL, the variable `teacher.api_key_env` names is set (its value is
   never read into a message), the optional packages a backend needs are installed;
 - models given by hub name are in the local Hugging Face cache or the hub is reachable; local folders exist;
@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue, OmegaConfBaseException
 
 from lemma.config_checks import LemmaConfigError, validate
-from lemma.config_data import DataKind, DataSource
+from lemma.config_data import BUILTIN_WORLDS, DataKind, DataSource
 from lemma.config_models import BenchmarkSource, TrainBackend
 from lemma.stage_names import STAGE_NAMES
 
@@ -125,7 +125,7 @@ def benchmark_item_problems(cfg: DictConfig) -> list[str]:
 
 
 def data_problems(cfg: DictConfig, stages: set[str]) -> list[str]:
-    from lemma.benchmarks import check_files, registered_file_problems
+    from lemma.benchmarks import check_files, target_file_problems
     from lemma.data import train_file_problems
 
     d = cfg.data
@@ -137,8 +137,8 @@ def data_problems(cfg: DictConfig, stages: set[str]) -> list[str]:
                         "use data=lemma_release or drop data.release_path")
     if "evaluate" in stages:
         problems += check_files(cfg.benchmark)
-    if "build" in stages and cfg.build.decontaminate and d.kind != "arith":
-        problems += registered_file_problems(str(cfg.paths.data))
+    if "build" in stages and cfg.build.decontaminate and d.kind not in BUILTIN_WORLDS:  # a world: its test split
+        problems += target_file_problems(cfg.build)
     if "problems" in stages and d.kind == DataKind.files and d.source == DataSource.local:
         problems += train_file_problems(d)
     if "build" in stages and d.kind == "release":

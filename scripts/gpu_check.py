@@ -163,6 +163,7 @@ def release_step(services: Any, timeline: Timeline) -> dict[str, Any]:
 
 def training_step(args: argparse.Namespace, root: Path, tokenizer: Any, pairs: list[tuple[str, str]],
                   timeline: Timeline) -> dict[str, Any]:
+    from lemma.config_models import TrainConfig
     from lemma.training.job import TrainJob
     from lemma.training.launch import run_job
 
@@ -173,11 +174,13 @@ def training_step(args: argparse.Namespace, root: Path, tokenizer: Any, pairs: l
     full_rows(root / "rows.jsonl", tokenizer, pairs, args.micro_batch * (args.steps + 1), args.seq)
     job = TrainJob(model_path=str(model_dir), data_path=str(root / "rows.jsonl"),
                    output_dir=str(root / "zero2" / "out"), checkpoint_dir=str(root / "zero2" / "work"),
-                   max_steps=args.steps, global_batch=args.micro_batch, micro_batch=args.micro_batch, max_seq_len=args.seq, lr=1e-4, bf16=not args.smoke, packing=False,
-                   backend="torch" if args.smoke else "deepspeed", zero_stage=0 if args.smoke else 2,
-                   nproc_per_node=1, log_every=1, save_every=10_000, gradient_checkpointing=False,
-                   attn_implementation="sdpa", device="cpu" if args.smoke else "cuda", gpu_memory_gb=args.gpu_gb)
-    timeline.mark(f"train.start: ZeRO-{job.zero_stage}, {n_params / 1e9:.2f}B parameters")
+                   train=TrainConfig(max_steps=args.steps, global_batch=args.micro_batch, micro_batch=args.micro_batch,
+                                     max_seq_len=args.seq, lr=1e-4, bf16=not args.smoke, packing=False, seed=0,
+                                     backend="torch" if args.smoke else "deepspeed", zero_stage=0 if args.smoke else 2,
+                                     nproc_per_node=1, log_every=1, save_every=10_000, gradient_checkpointing=False,
+                                     gpu_memory_gb=args.gpu_gb),
+                   attn_implementation="sdpa", device="cpu" if args.smoke else "cuda")
+    timeline.mark(f"train.start: ZeRO-{job.train.zero_stage}, {n_params / 1e9:.2f}B parameters")
     metrics = run_job(job, root / "zero2")
     log = [json.loads(line) for line in (Path(job.checkpoint_dir) / "train_log.jsonl").read_text().splitlines()]
     timeline.mark(f"train.end: {metrics['steps']} steps")

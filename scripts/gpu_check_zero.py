@@ -81,26 +81,28 @@ def long_rows(path: Path, tokenizer_dir: Path, n: int, seq: int) -> None:
 
 
 def make_job(root: Path, stage: int, args: argparse.Namespace) -> Any:
+    from lemma.config_models import TrainConfig
     from lemma.training.job import TrainJob
 
     return TrainJob(model_path=str(root / "model"), data_path=str(root / "rows.jsonl"),
                     output_dir=str(root / f"zero{stage}" / "out"), checkpoint_dir=str(root / f"zero{stage}" / "work"),
-                    max_steps=args.steps, global_batch=args.micro_batch * args.nproc, micro_batch=args.micro_batch,
-                    max_seq_len=args.seq, lr=1e-5, bf16=args.device == "cuda", packing=True, backend="deepspeed",
-                    zero_stage=stage, nproc_per_node=args.nproc, log_every=1, save_every=10_000,
-                    gradient_checkpointing=True, attn_implementation=args.attn, device=args.device,
-                    gpu_memory_gb=args.gpu_memory_gb)
+                    train=TrainConfig(max_steps=args.steps, global_batch=args.micro_batch * args.nproc,
+                                      micro_batch=args.micro_batch, max_seq_len=args.seq, lr=1e-5,
+                                      bf16=args.device == "cuda", packing=True, backend="deepspeed", zero_stage=stage,
+                                      nproc_per_node=args.nproc, log_every=1, save_every=10_000, seed=0,
+                                      gradient_checkpointing=True, gpu_memory_gb=args.gpu_memory_gb),
+                    attn_implementation=args.attn, device=args.device)
 
 
 def measure(job: Any, root: Path, n_params: int, peak: float | None) -> dict[str, Any]:
     from lemma.training.launch import run_job
 
-    metrics = run_job(job, root / f"zero{job.zero_stage}")
+    metrics = run_job(job, root / f"zero{job.train.zero_stage}")
     log = [json.loads(line) for line in (Path(job.checkpoint_dir) / "train_log.jsonl").read_text().splitlines()]
     steady = [row["tokens_per_s"] for row in log[1:]] or [metrics["tokens_per_s"]]
     tokens_per_s = statistics.median(steady)
     mfu = 6 * n_params * tokens_per_s / (peak * job.world_size) if peak else None
-    return {"stage": job.zero_stage, "tokens_per_s": tokens_per_s, "mfu": mfu, "final_loss": metrics["final_loss"],
+    return {"stage": job.train.zero_stage, "tokens_per_s": tokens_per_s, "mfu": mfu, "final_loss": metrics["final_loss"],
             "reload_ok": metrics["reload_ok"], "steps": metrics["steps"]}
 
 

@@ -75,7 +75,7 @@ def report(result: GateResult) -> None:
         return
     bar = "!" * 100
     log.warning("%s\nWARM-UP GATE MISSED: %s\nThe arms below start from a student that is %s; differences between "
-                "them may measure more training rather than learning from errors. Change model.tiny.warmup_steps "
+                "them may measure more training rather than learning from errors. Change model.tiny.warmup.max_steps "
                 "or the model size, or the world (data.world.*), and rerun.\n%s", bar, result.describe(),
                 _why(result), bar)
 

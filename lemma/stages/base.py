@@ -3,7 +3,7 @@
 - model.kind=hf: nothing to build; the hub name or local path goes into `model_ref.json` (no multi-GB copy), and
   `lemma.model.model_path(artifact)` resolves it for sampling, evaluation and training.
 - model.kind=tiny: a byte-level BPE tokenizer and a small Llama are built from the world's own text (the train
-  problems' questions and reference solutions), then warmed up for model.tiny.warmup_steps on the reference
+  problems' questions and reference solutions), then warmed up for model.tiny.warmup.max_steps on the reference
   solutions through the same training code as `train` (driver, worker, checkpoints). A random model's errors
   would be noise; METHOD.md §3 needs a student whose mistakes have types and first wrong steps.
 """
@@ -21,6 +21,7 @@ from lemma.model import MODEL_DIR, MODEL_REF
 from lemma.pipeline import Stage, StageContext
 from lemma.records import Problem
 from lemma.stages.problems import read_dev, read_train
+from lemma.training.job import train_settings
 
 def _hf(ctx: StageContext) -> dict[str, Any]:
     model = ctx.cfg.model
@@ -30,19 +31,20 @@ def _hf(ctx: StageContext) -> dict[str, Any]:
     return {"kind": "hf", "model_path": model.path, "params_b": model.params_b}
 
 
-def _warmup_config(ctx: StageContext) -> Any:
-    """The warm-up's train settings: its content from model.tiny, the run's execution settings from `train`.
+def _warmup_config(ctx: StageContext) -> TrainConfig:
+    """The warm-up's TrainConfig: its content from model.tiny.warmup (the model's YAML), execution from `train`.
 
-    Only the train fields the schema marks as execution are copied (how many processes, checkpoint cadence, ...);
-    the one content field taken from `train`, group_by_length (the order of the warm-up's batches), is keyed.
+    Only the train fields the schema marks as execution are copied (how many processes, ...); the one content field
+    taken from `train`, group_by_length (the order of the warm-up's batches), is keyed. Everything else is
+    TrainConfig's default (no bf16, packing or LoRA for a 1M model).
     """
     tiny, train = ctx.cfg.model.tiny, ctx.cfg.train
     execution = {k: train[k] for k in sorted(TrainConfig.EXECUTION_FIELDS) if k in train}
-    return OmegaConf.create({
-        **execution, "lr": tiny.warmup_lr, "max_steps": tiny.warmup_steps, "global_batch": tiny.warmup_batch,
-        "max_seq_len": tiny.max_position_embeddings, "warmup_ratio": 0.03, "scheduler": "cosine", "weight_decay": 0.0,
-        "max_grad_norm": 1.0, "bf16": False, "packing": False, "group_by_length": bool(train.group_by_length),
-        "seed": tiny.init_seed, "lora": False, "micro_batch": None, "save_every": max(1, tiny.warmup_steps // 3)})
+    content = OmegaConf.to_container(tiny.warmup, resolve=True)
+    settings = {**execution, **content, "max_seq_len": tiny.max_position_embeddings, "seed": tiny.init_seed,
+                "group_by_length": bool(train.group_by_length), "micro_batch": None,  # its own batch: derive it
+                "save_every": max(1, int(content["max_steps"]) // 3)}
+    return train_settings(OmegaConf.create(settings))
 
 
 def tokenizer_kind(cfg: Any) -> str:

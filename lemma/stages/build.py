@@ -121,16 +121,21 @@ def _norm(text: str) -> str:
 
 
 def benchmark_questions(ctx: StageContext) -> list[str]:
-    """Questions the SFT set must not contain: the arith test split, and for real data every registered benchmark.
+    """Questions the SFT set must not contain: a built-in world's test split; for real data, the targets of
+    `build.decontaminate_against`.
 
-    Independent of `benchmark=`, so choosing what to evaluate never changes (and retrains) the SFT set.
+    The targets are config under `build` (their sha256 in this stage's key), independent of `benchmark=`, so choosing
+    what to evaluate never changes (and retrains) the SFT set.
     """
     questions: list[str] = []
     questions += [p.question for p in read_test(ctx.input("problems")) or []]
     if str(ctx.cfg.data.kind) not in WORLDS:
-        from lemma.benchmarks import registered_questions
+        from lemma.benchmarks import target_questions
 
-        questions += registered_questions(str(ctx.cfg.paths.data))  # an unreadable file is an error, not a skip
+        if not len(ctx.cfg.build.decontaminate_against["items"]):
+            ctx.log.warning("build.decontaminate=true, but build.decontaminate_against has no items: the SFT set is "
+                            "not decontaminated against any benchmark")
+        questions += target_questions(ctx.cfg.build)  # an unreadable target is an error, not a skip
     return questions
 
 

@@ -45,9 +45,9 @@ class ResumePoint:
 
 def topology(job: TrainJob) -> dict[str, Any]:
     micro, accum = batch_plan(job)
-    return {"world_size": job.world_size, "nnodes": job.nnodes, "nproc_per_node": job.nproc_per_node,
-            "backend": job.backend, "zero_stage": job.zero_stage, "global_batch": job.global_batch,
-            "micro_batch": micro, "grad_accum": accum, "packing": job.packing, "seed": job.seed}
+    return {"world_size": job.world_size, "nnodes": job.train.nnodes, "nproc_per_node": job.train.nproc_per_node,
+            "backend": job.train.backend, "zero_stage": job.train.zero_stage, "global_batch": job.train.global_batch,
+            "micro_batch": micro, "grad_accum": accum, "packing": job.train.packing, "seed": job.train.seed}
 
 
 def _step(path: Path) -> int:
@@ -117,7 +117,7 @@ def mark_complete(job: TrainJob, path: Path, step: int) -> None:
     marker = job.checkpoints / STARTED_MARKER
     marker.write_text(f"first complete checkpoint at step {step}, {meta['saved_at']}\n" if not marker.is_file()
                       else marker.read_text())
-    prune(job.checkpoints, job.keep_checkpoints)
+    prune(job.checkpoints, job.train.keep_checkpoints)
 
 
 def saved_parameter_count(path: Path) -> int:

@@ -48,15 +48,15 @@ def command(job: TrainJob, job_path: Path, node: NodeLaunch | None = None) -> li
     """The argv list that starts the worker(s) for this job (never a shell string); `node`: this node's part of
     a multi-node launch under SLURM."""
     if node is not None:
-        return node.torchrun(job.nproc_per_node, WORKER, job_path)
-    if job.hostfile:
-        return [sys.executable, "-m", "deepspeed.launcher.runner", "--hostfile", job.hostfile,
-                "--num_nodes", str(job.nnodes), "--num_gpus", str(job.nproc_per_node),
-                "--master_port", str(job.master_port), "--no_local_rank", "--module", WORKER, str(job_path)]
-    if job.world_size == 1 and job.backend == "torch":
+        return node.torchrun(job.train.nproc_per_node, WORKER, job_path)
+    if job.train.hostfile:
+        return [sys.executable, "-m", "deepspeed.launcher.runner", "--hostfile", job.train.hostfile,
+                "--num_nodes", str(job.train.nnodes), "--num_gpus", str(job.train.nproc_per_node),
+                "--master_port", str(job.train.master_port), "--no_local_rank", "--module", WORKER, str(job_path)]
+    if job.world_size == 1 and job.train.backend == "torch":
         return [sys.executable, "-m", WORKER, str(job_path)]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
-            "--nproc_per_node", str(job.nproc_per_node), "-m", WORKER, str(job_path)]
+            "--nproc_per_node", str(job.train.nproc_per_node), "-m", WORKER, str(job_path)]
 
 
 def prepare(job: TrainJob) -> tuple[TrainJob, dict[str, Any]]:
@@ -65,7 +65,7 @@ def prepare(job: TrainJob) -> tuple[TrainJob, dict[str, Any]]:
     from lemma.training.data import tokenize_to_cache
 
     tokenizer = load_tokenizer(job.model_path)
-    path, stats = tokenize_to_cache(Path(job.data_path), tokenizer, job.max_seq_len, job.checkpoints)
+    path, stats = tokenize_to_cache(Path(job.data_path), tokenizer, job.train.max_seq_len, job.checkpoints)
     log.info("tokens: %s (%s)", path.name, "cached" if stats["cache_hit"] else "built")
     return replace(job, tokenized_path=str(path)), stats
 
@@ -145,7 +145,7 @@ def run_job(job: TrainJob, folder: Path, env: dict[str, str] | None = None,
     """
     job, job_path, data_stats = write(job, folder)
     follower = TrainLogFollower(job.checkpoints / LOG_FILE, on_log) if on_log is not None else None
-    node = slurm.announce_launch(job_path, job.nnodes) if slurm.node_launch_for(job.nnodes, job.hostfile) else None
+    node = slurm.announce_launch(job_path, job.train.nnodes) if slurm.node_launch_for(job.train.nnodes, job.train.hostfile) else None
     wait(start(job_path, env, node), job.checkpoints / "worker.log", follower.poll if follower else None)
     metrics = json.loads((job.checkpoints / METRICS_FILE).read_text())
     metrics.update(checkpoints.verify_saved_model(Path(job.output_dir), metrics["num_params"]))

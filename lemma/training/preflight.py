@@ -114,10 +114,10 @@ def estimate(s: Setup) -> Estimate:
 
 def setup_from_job(job: TrainJob, params_b: float, model_name: str) -> Setup:
     return Setup(params_b=params_b, shape=shape_for(model_name, params_b), world_size=job.world_size,
-                 zero_stage=job.zero_stage if job.backend == "deepspeed" else 0,
-                 offload_optimizer=job.offload_optimizer, offload_params=job.offload_params, lora=job.lora,
-                 lora_r=job.lora_r, micro_batch=batch_plan(job)[0], max_seq_len=job.max_seq_len,
-                 gradient_checkpointing=job.gradient_checkpointing, bf16=job.bf16)
+                 zero_stage=job.train.zero_stage if job.train.backend == "deepspeed" else 0,
+                 offload_optimizer=job.train.offload_optimizer, offload_params=job.train.offload_params, lora=job.train.lora,
+                 lora_r=job.train.lora_r, micro_batch=batch_plan(job)[0], max_seq_len=job.train.max_seq_len,
+                 gradient_checkpointing=job.train.gradient_checkpointing, bf16=job.train.bf16)
 
 
 ALTERNATIVES: tuple[tuple[str, dict], ...] = (
@@ -146,10 +146,10 @@ def check(job: TrainJob, params_b: float, model_name: str) -> Estimate | None:
         return None  # the tiny model: nothing to estimate
     setup = setup_from_job(job, params_b, model_name)
     est = estimate(setup)
-    if est.total_gb <= job.gpu_memory_gb * HEADROOM:
+    if est.total_gb <= job.train.gpu_memory_gb * HEADROOM:
         return est
-    options = suggestions(setup, job.gpu_memory_gb)
+    options = suggestions(setup, job.train.gpu_memory_gb)
     hint = ("options that fit:\n    " + "\n    ".join(options)) if options else \
         "no single change fits; use more GPUs (train.nproc_per_node, train.nnodes) or a smaller model"
     raise PreflightError(f"{model_name} ({params_b:g}B) with ZeRO-{setup.zero_stage} on {setup.world_size} GPUs needs "
-                         f"about {est.describe()}, more than train.gpu_memory_gb={job.gpu_memory_gb:g}; {hint}")
+                         f"about {est.describe()}, more than train.gpu_memory_gb={job.train.gpu_memory_gb:g}; {hint}")

@@ -40,7 +40,7 @@ def host_training(task: SlurmTask, root: str | Path) -> int:
             node = NodeLaunch(int(spec["nnodes"]), task.node_rank, str(spec["master_addr"]),
                               int(spec["master_port"]))
             job = load_job(spec["job"])
-            log.info("training launch %d: starting %d worker(s) as node %d", seq, job.nproc_per_node, node.node_rank)
+            log.info("training launch %d: starting %d worker(s) as node %d", seq, job.train.nproc_per_node, node.node_rank)
             try:
                 launch.wait(launch.start(Path(spec["job"]), node=node), folder / f"workers-node{task.node_rank}.log")
             except launch.TrainingFailed as exc:

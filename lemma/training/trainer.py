@@ -42,11 +42,11 @@ class LemmaTrainer(Trainer):
         self._window_start: float | None = None
 
     def get_train_dataloader(self) -> EpochDataLoader:
-        sampler = GlobalBatchSampler(self.lengths, self.job.global_batch, self.micro_batch, self.args.world_size,
-                                     self.args.process_index, self.job.seed,
-                                     self.job.group_by_length and not self.job.packing)
+        sampler = GlobalBatchSampler(self.lengths, self.job.train.global_batch, self.micro_batch, self.args.world_size,
+                                     self.args.process_index, self.job.train.seed,
+                                     self.job.train.group_by_length and not self.job.train.packing)
         return EpochDataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator,
-                               num_workers=self.job.dataloader_workers, pin_memory=False)
+                               num_workers=self.job.train.dataloader_workers, pin_memory=False)
 
     def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
         if self._window_start is None:
@@ -101,7 +101,7 @@ class CheckpointCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         # The Trainer also saves at the last step; only train.save_every decides here (a full 8B optimizer state
         # is ~100 GB, and the final weights are saved separately anyway).
-        if state.global_step >= state.max_steps and state.global_step % self.job.save_every:
+        if state.global_step >= state.max_steps and state.global_step % self.job.train.save_every:
             control.should_save = False
 
     def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:

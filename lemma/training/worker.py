@@ -53,23 +53,23 @@ def training_arguments(job: TrainJob, on_cpu: bool) -> Any:
 
     micro, accum = batch_plan(job)
     extra: dict[str, Any] = {}
-    if job.backend == "deepspeed":
+    if job.train.backend == "deepspeed":
         extra["deepspeed"] = build_config(job)
     if on_cpu and job.world_size > 1:
         extra["ddp_backend"] = "gloo"
-    if job.backend != "deepspeed":  # a causal LM uses every parameter: skip DDP's extra search of the graph
+    if job.train.backend != "deepspeed":  # a causal LM uses every parameter: skip DDP's extra search of the graph
         extra["ddp_find_unused_parameters"] = False
     args = TrainingArguments(
         output_dir=job.checkpoint_dir, per_device_train_batch_size=micro, gradient_accumulation_steps=accum,
-        learning_rate=job.lr, num_train_epochs=job.epochs, max_steps=job.max_steps or -1,
-        lr_scheduler_type=job.scheduler, warmup_steps=job.warmup_ratio, weight_decay=job.weight_decay,
-        max_grad_norm=job.max_grad_norm, bf16=job.bf16, optim="adamw_torch", seed=job.seed,
-        logging_strategy="steps", logging_steps=job.log_every, save_strategy="steps", save_steps=job.save_every,
+        learning_rate=job.train.lr, num_train_epochs=job.train.epochs, max_steps=job.train.max_steps or -1,
+        lr_scheduler_type=job.train.scheduler, warmup_steps=job.train.warmup_ratio, weight_decay=job.train.weight_decay,
+        max_grad_norm=job.train.max_grad_norm, bf16=job.train.bf16, optim="adamw_torch", seed=job.train.seed,
+        logging_strategy="steps", logging_steps=job.train.log_every, save_strategy="steps", save_steps=job.train.save_every,
         save_total_limit=None, report_to=job.report_to, run_name=job.run_name, disable_tqdm=not job.progress_bar,
-        use_cpu=on_cpu, gradient_checkpointing=job.gradient_checkpointing, remove_unused_columns=False,
-        dataloader_num_workers=job.dataloader_workers, average_tokens_across_devices=True, **extra)
+        use_cpu=on_cpu, gradient_checkpointing=job.train.gradient_checkpointing, remove_unused_columns=False,
+        dataloader_num_workers=job.train.dataloader_workers, average_tokens_across_devices=True, **extra)
     _ = args.device  # sets up the process group now: ZeRO-3's partitioned load needs the world size
-    if job.backend == "deepspeed":
+    if job.train.backend == "deepspeed":
         import deepspeed
 
         # with use_cpu the Trainer starts plain torch.distributed (gloo); zero.Init reads DeepSpeed's own view
@@ -83,16 +83,16 @@ def load_for_training(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:
 
     from lemma.model.loading import count_parameters, resolve_attn_implementation
 
-    dtype = torch.bfloat16 if (job.bf16 and job.backend == "deepspeed") else torch.float32
+    dtype = torch.bfloat16 if (job.train.bf16 and job.train.backend == "deepspeed") else torch.float32
     attn = resolve_attn_implementation(job.attn_implementation, on_gpu=not on_cpu)
     model = AutoModelForCausalLM.from_pretrained(job.model_path, dtype=dtype,
                                                  **({"attn_implementation": attn} if attn else {}))
     model.config.use_cache = False  # packed rows see each other through the cache (ENVIRONMENT.md)
     n_params = count_parameters(model)
-    if job.lora:
+    if job.train.lora:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=job.lora_r, lora_alpha=job.lora_alpha, lora_dropout=0.0,
+        model = get_peft_model(model, LoraConfig(r=job.train.lora_r, lora_alpha=job.train.lora_alpha, lora_dropout=0.0,
                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
     return model, n_params
 
@@ -111,7 +111,7 @@ def build_trainer(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:
     # resolved once (one warning): flash_attention_2 only where flash-attn and a GPU are there, else sdpa
     job = replace(job, attn_implementation=resolve_attn_implementation(job.attn_implementation, on_gpu=not on_cpu))
     flash = job.attn_implementation == "flash_attention_2"
-    if job.packing and not flash:
+    if job.train.packing and not flash:
         log.warning("packing without flash_attention_2: exact, but attention runs over each whole packed row "
                     "(quadratic in its length); on CPU length grouping (packing off) is faster")
     args = training_arguments(job, on_cpu)
@@ -119,7 +119,7 @@ def build_trainer(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:
     model, n_params = load_for_training(job, on_cpu)
     data = load_tokenized(Path(job.tokenized_path))
     trainer = LemmaTrainer(model=model, args=args, train_dataset=SFTDataset(data), processing_class=tokenizer,
-                           data_collator=make_collator(job.packing, tokenizer.pad_token_id, flash),
+                           data_collator=make_collator(job.train.packing, tokenizer.pad_token_id, flash),
                            callbacks=[LogCallback(job.checkpoints / LOG_FILE), CheckpointCallback(job)],
                            job=job, lengths=data.lengths, micro_batch=batch_plan(job)[0])
     if not job.progress_bar:
@@ -130,7 +130,7 @@ def build_trainer(job: TrainJob, on_cpu: bool) -> tuple[Any, int]:
 
 def save_final(trainer: Any, job: TrainJob) -> None:
     """HF-format weights in job.output_dir (ZeRO-3: gathered 16-bit weights); LoRA adapters are merged."""
-    if not job.lora:
+    if not job.train.lora:
         trainer.save_model(job.output_dir)
         return
     adapter = job.checkpoints / "adapter"
@@ -154,7 +154,7 @@ def train(job: TrainJob) -> dict[str, Any]:
         job.checkpoints.mkdir(parents=True, exist_ok=True)
         if resume is not None:
             log.info("resuming from checkpoint %s (step %d)", resume.path, resume.step)
-            checkpoints.prune(job.checkpoints, job.keep_checkpoints)
+            checkpoints.prune(job.checkpoints, job.train.keep_checkpoints)
             from lemma.training.trainer import trim_log
 
             trim_log(job.checkpoints / LOG_FILE, resume.step)
@@ -180,8 +180,8 @@ def _metrics(trainer: Any, job: TrainJob, result: Any, n_params: int, resume: An
             "padding_share": round(1 - totals["real_tokens"] / max(totals["tokens"], 1), 4),
             "train_seconds": round(result.metrics.get("train_runtime", 0.0), 2), "num_params": n_params,
             "examples": len(trainer.train_dataset), "resumed_from_step": resume.step if resume else None,
-            "world_size": job.world_size, "micro_batch": micro, "grad_accum": accum, "backend": job.backend,
-            "zero_stage": job.zero_stage, "packing": job.packing, "lora": job.lora}
+            "world_size": job.world_size, "micro_batch": micro, "grad_accum": accum, "backend": job.train.backend,
+            "zero_stage": job.train.zero_stage, "packing": job.train.packing, "lora": job.train.lora}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,7 @@ from lemma.config import REPO_ROOT
 SMALL = [
     "data.num_train=300", "data.num_dev=20", "data.num_test=20",
     "model.tiny.hidden_size=32", "model.tiny.intermediate_size=64", "model.tiny.num_layers=1", "model.tiny.num_heads=2",
-    "model.tiny.warmup_steps=30", "model.tiny.warmup_batch=8", "model.tiny.gate.max_new_tokens=64",
+    "model.tiny.warmup.max_steps=30", "model.tiny.warmup.global_batch=8", "model.tiny.gate.max_new_tokens=64",
     "train.max_steps=8", "train.global_batch=8", "train.save_every=100", "train.nproc_per_node=1",
     "sample.limit=40", "sample.max_new_tokens=64", "benchmark.items.relations.max_new_tokens=64",
     # a 30-step warm-up makes mostly nonsensical errors (not injectable): a small prior keeps injection going

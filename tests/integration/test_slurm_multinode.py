@@ -23,7 +23,7 @@ from tests.integration.conftest import SMALL
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 STEPS = 4
 ARGS = [a for a in SMALL if not a.startswith(("train.nproc_per_node", "model.tiny.warmup"))] + [
-    "stage=base", f"model.tiny.warmup_steps={STEPS}", "model.tiny.warmup_batch=8", "train.log_every=1"]
+    "stage=base", f"model.tiny.warmup.max_steps={STEPS}", "model.tiny.warmup.global_batch=8", "train.log_every=1"]
 
 
 def _slurm_env(node: int) -> dict[str, str]:

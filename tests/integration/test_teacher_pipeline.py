@@ -26,10 +26,7 @@ from tests.fakes.openai_server import FakeOpenAIServer
 pytestmark = pytest.mark.integration
 LIMIT = 20
 TEACHER_STAGES = ("classify", "inject", "locate", "correct", "smooth")
-# build's decontamination against every registered benchmark needs lemma.benchmarks.registered_questions, which is
-# not written yet; drop this override once it exists.
-BUILD_OVERRIDES = () if hasattr(__import__("lemma.benchmarks").benchmarks, "registered_questions") else (
-    "build.decontaminate=false",)
+BUILD_OVERRIDES: tuple[str, ...] = ()  # build decontaminates against build.decontaminate_against (the shipped files)
 
 
 def _seed_student(cfg: DictConfig) -> list[Problem]:

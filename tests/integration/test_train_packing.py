@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lemma.model.loading import count_parameters, load_model
+from lemma.config_models import TrainConfig
 from lemma.training.job import TrainJob
 from lemma.training.launch import run_job
 from lemma.training.synthetic import tiny_setup
@@ -28,8 +29,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 def _train(setup: tuple[Path, Path, Path], name: str, **kw: Any) -> tuple[dict, list[float]]:
     root, model, rows = setup
     job = TrainJob(model_path=str(model), data_path=str(rows), output_dir=str(root / name / "model"),
-                   checkpoint_dir=str(root / name / "work"), global_batch=8, lr=3e-3, log_every=1, save_every=100,
-                   **{"max_steps": 4, **kw})
+                   checkpoint_dir=str(root / name / "work"),
+                   train=TrainConfig(global_batch=8, lr=3e-3, log_every=1, save_every=100, seed=0,
+                                     **{"max_steps": 4, **kw}))
     metrics = run_job(job, root / name)
     log = (root / name / "work" / "train_log.jsonl").read_text().splitlines()
     losses = [json.loads(line)["loss"] for line in log]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lemma.training.checkpoints import META, CheckpointError
+from lemma.config_models import TrainConfig
 from lemma.training.job import TrainJob
 from lemma.training.launch import run_job, start, write
 
@@ -23,8 +24,9 @@ STEPS = 30
 
 def _job(root: Path, model: Path, rows: Path, name: str) -> TrainJob:
     return TrainJob(model_path=str(model), data_path=str(rows), output_dir=str(root / name / "model"),
-                    checkpoint_dir=str(root / name / "work"), max_steps=STEPS, global_batch=8, lr=3e-3,
-                    log_every=1, save_every=5, keep_checkpoints=2)
+                    checkpoint_dir=str(root / name / "work"),
+                    train=TrainConfig(max_steps=STEPS, global_batch=8, lr=3e-3, log_every=1, save_every=5,
+                                      keep_checkpoints=2, seed=0))
 
 
 def _kill_after_first_checkpoint(job: TrainJob, folder: Path) -> int:

@@ -24,7 +24,7 @@ from lemma.training.synthetic import make_example
 
 pytestmark = pytest.mark.slow
 SMALL = ["model.tiny.hidden_size=64", "model.tiny.intermediate_size=128", "model.tiny.num_layers=2",
-         "model.tiny.num_heads=2", "model.tiny.warmup_steps=10", "model.tiny.warmup_batch=8", "train.max_steps=6",
+         "model.tiny.num_heads=2", "model.tiny.warmup.max_steps=10", "model.tiny.warmup.global_batch=8", "train.max_steps=6",
          "train.global_batch=8", "train.log_every=2", "train.save_every=3"]
 
 

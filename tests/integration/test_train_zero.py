@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from lemma.model.loading import load_model, load_tokenizer
+from lemma.config_models import TrainConfig
 from lemma.training.job import TrainJob
 from lemma.training.launch import run_job
 from lemma.training.synthetic import tiny_setup
@@ -33,8 +34,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 def _train(root: Path, model: Path, rows: Path, name: str, **kw: Any) -> tuple[dict, list[float]]:
     job = TrainJob(model_path=str(model), data_path=str(rows), output_dir=str(root / name / "model"),
-                   checkpoint_dir=str(root / name / "work"), max_steps=6, global_batch=8, lr=3e-3, log_every=1,
-                   save_every=100, **kw)
+                   checkpoint_dir=str(root / name / "work"),
+                   train=TrainConfig(max_steps=6, global_batch=8, lr=3e-3, log_every=1, save_every=100, seed=0, **kw))
     metrics = run_job(job, root / name)
     log = [json.loads(line) for line in (root / name / "work" / "train_log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == list(range(1, 7))

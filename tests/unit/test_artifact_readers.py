@@ -58,6 +58,9 @@ def test_problems_readers_and_the_optional_splits(tmp_path):
     assert problems.read_train(art) == [p] and problems.read_test(art) == [p]
     assert problems.read_dev(art) is None  # no dev split written: none, not an empty one
     assert problems.builtin_benchmark_path(art) == art.path / "test.jsonl"
+    assert problems.builtin_benchmark_path(art, "dev") == art.path / "dev.jsonl"  # choices (benchmark=relations_dev)
+    with pytest.raises(ValueError, match="test or dev split, not 'train'"):
+        problems.builtin_benchmark_path(art, "train")  # a train split is never a benchmark
 
 
 def test_synthesis_readers_return_records(tmp_path):

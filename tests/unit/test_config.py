@@ -100,3 +100,10 @@ def test_matched_arms_need_a_step_budget_and_fixed_slots(make_cfg):
     assert "needs train.max_steps" in text and "train.group_by_length=false" in text
     with pytest.raises(LemmaConfigError, match="build.trajectory_share=1.5 must be in"):
         validate(make_cfg("build.trajectory_share=1.5"))
+
+
+def test_a_builtin_benchmark_may_read_the_dev_split_and_only_a_builtin_one(make_cfg):
+    validate(make_cfg("benchmark=relations_dev"))
+    with pytest.raises(LemmaConfigError, match=r"benchmark.items.gsm8k.split=dev picks a built-in world's split.*remove split"):
+        validate(make_cfg("data=gsm8k_math", "teacher=gpt4o", "model=llama3_8b", "benchmark=gsm8k",
+                          "benchmark.items.gsm8k.split=dev"))

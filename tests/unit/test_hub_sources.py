@@ -77,10 +77,9 @@ def _item(make_cfg, option: str):
 
 
 def test_every_option_is_hub_backed_or_declared_file_only(make_cfg):
-    """Every single-benchmark option that reads a file (not a built-in world's test split, not a suite)."""
-    from lemma.benchmarks import registered_items
-
-    singles = {item.name for item in registered_items(str(DATA_ROOT))}
+    """Every single-benchmark option that reads a file (not a built-in world's test split, not a suite): the
+    decontamination targets (tests/unit/test_decontamination_config.py checks they are exactly those options)."""
+    singles = set(make_cfg().build.decontaminate_against["items"])
     assert singles == set(EXPECTED) | FILE_ONLY
     for option in singles:
         item = _item(make_cfg, option)

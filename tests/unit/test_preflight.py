@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lemma import preflight
-from lemma.benchmarks import BenchmarkFileError, registered_questions
+from lemma.benchmarks import BenchmarkFileError, target_questions
 from lemma.config import DATA_ROOT, LemmaConfigError
 
 KEY_VALUE = "sk-never-printed-0123456789"
@@ -83,16 +83,16 @@ def test_missing_and_changed_benchmark_files_are_named(make_cfg, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_decontamination_needs_every_registered_benchmark(make_cfg, tmp_path, monkeypatch):
+def test_decontamination_needs_every_target(make_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY_VALUE)
     data = _copy_data(tmp_path)
     (data / "benchmarks" / "olympiadbench" / "test.jsonl").unlink()
     stages = {"build"}
     cfg = make_cfg("data=gsm8k_math", "teacher=gpt4o", "model=llama3_8b", "benchmark=gsm8k", f"paths.data={data}")
     (line,) = preflight.data_problems(cfg, stages)
-    assert line.startswith("decontamination") and "olympiadbench" in line
+    assert line.startswith("decontamination") and "build.decontaminate_against.items.olympiadbench" in line
     with pytest.raises(BenchmarkFileError, match="olympiadbench"):  # an error at build time too, not a skip
-        registered_questions(str(data))
+        target_questions(cfg.build)
     assert preflight.data_problems(make_cfg("data=gsm8k_math", "build.decontaminate=false", f"paths.data={data}"),
                                    stages) == []
 

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from lemma.training import checkpoints
+from lemma.config_models import TrainConfig
 from lemma.training.job import TrainJob
 
 
 def _job(tmp_path: Path, **kw: object) -> TrainJob:
-    return TrainJob(model_path="m", data_path="d", output_dir="o", checkpoint_dir=str(tmp_path),  # type: ignore
-                    **kw)
+    return TrainJob(model_path="m", data_path="d", output_dir="o", checkpoint_dir=str(tmp_path),
+                    train=TrainConfig(seed=0, **kw))  # type: ignore[arg-type]
 
 
 def _save(job: TrainJob, step: int, complete: bool = True) -> Path:

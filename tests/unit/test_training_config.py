@@ -9,13 +9,15 @@ import pytest
 from omegaconf import DictConfig
 
 from lemma.config import REPO_ROOT
+from lemma.config_models import TrainConfig
 from lemma.training import preflight
 from lemma.training.deepspeed_config import build_config
 from lemma.training.job import TrainJob, TrainJobError, batch_plan, from_config, load_job, save_job, validate
 from lemma.training.launch import command
 
 def _job(**kw: object) -> TrainJob:
-    return TrainJob(model_path="m", data_path="d", output_dir="o", checkpoint_dir="c", **kw)  # type: ignore[arg-type]
+    return TrainJob(model_path="m", data_path="d", output_dir="o", checkpoint_dir="c",
+                    train=TrainConfig(seed=0, **kw))  # type: ignore[arg-type]
 
 
 def _job_from(cfg: DictConfig, tmp_path: Path) -> TrainJob:
