@@ -32,6 +32,9 @@ from lemma.stages.report import read_report
 
 log = logging.getLogger(__name__)
 SEED_KEYS = ("seed",)
+# Paired comparisons hold only when jobs differ by seed and LEMMA variant: a job of one seed shares its sft, clean
+# and base arms with every other job of that seed (a sweep of train.lr, say, does not; lemma.dev_choice reads it).
+PAIRED_KEYS = {"seed", "variant"}
 STATE_FILE = "sweep.json"
 
 # ------------------------------------------------------------------------------------------------ arms and state
@@ -279,9 +282,11 @@ def write_summary(sweep_dir: Path) -> Summary:
     if rows:
         plot_bars(summary, sweep_dir / "summary.png")
         plot_scale(summary, sweep_dir / "data_scale.png")
-    from lemma.paired import write as write_paired  # runs whose reports compare matched arms (toy science)
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir())
+    if varying_keys([_overrides(j) for j in jobs]) <= PAIRED_KEYS:
+        from lemma.paired import write as write_paired  # runs whose reports compare matched arms (toy science)
 
-    write_paired(sweep_dir, sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()))
+        write_paired(sweep_dir, jobs)
     return summary
 
 

@@ -120,14 +120,18 @@ def setup_from_job(job: TrainJob, params_b: float, model_name: str) -> Setup:
                  gradient_checkpointing=job.train.gradient_checkpointing, bf16=job.train.bf16)
 
 
+# Suggested as key overrides, not `train=` options: an option would also reset the recipe (lr, epochs, batch) the
+# user composed, e.g. train=paper's; keys change only what the memory needs.
+DEEPSPEED = "train.backend=deepspeed "
 ALTERNATIVES: tuple[tuple[str, dict], ...] = (
-    ("train=zero2", {"zero_stage": 2}),
-    ("train=zero3", {"zero_stage": 3}),
-    ("train=zero3_offload (optimizer and weights on the CPU)",
-     {"zero_stage": 3, "offload_optimizer": True, "offload_params": True}),
+    (DEEPSPEED + "train.zero_stage=2", {"zero_stage": 2}),
+    (DEEPSPEED + "train.zero_stage=3", {"zero_stage": 3}),
+    (DEEPSPEED + "train.zero_stage=3 train.offload_optimizer=true train.offload_params=true (optimizer and weights "
+     "on the CPU; train=paper_offload is the paper's recipe so)", {"zero_stage": 3, "offload_optimizer": True,
+                                                                  "offload_params": True}),
     ("train.gradient_checkpointing=true", {"gradient_checkpointing": True}),
     ("train.lora=true", {"lora": True}),
-    ("train=zero3 train.lora=true", {"zero_stage": 3, "lora": True}),
+    (DEEPSPEED + "train.zero_stage=3 train.lora=true", {"zero_stage": 3, "lora": True}),
 )
 
 

@@ -34,9 +34,9 @@ STAGE_KEYS: dict[tuple[str, ...], dict[str, str]] = {
         "problems": "70e1a77051c2f3ce", "base": "024f21b44785a784", "sample": "b7d999dff9c29754",
         "classify": "a6d010a6277528fc", "inject": "c1b871dce2324a3b", "locate": "c4673291429657f3",
         "correct": "2b61a2bbd2691f01", "smooth": "889d2c05c524aa49", "build": "0e86628d5ce49b7c",
-        "evaluate.base": "f4178e84c06b4509", "train.clean": "82581f1ae7640e2b", "evaluate.clean": "0b271f23a28eef8f",
-        "train.lemma": "34788d82aa41059c", "evaluate.lemma": "0847891a1f160c01", "train.sft": "5eb9ba3f3283458e",
-        "evaluate.sft": "e9961f5eafd9a15b", "report": "3bd6cc0d725049ae",
+        "evaluate.base": "f4178e84c06b4509", "train.clean": "41afea8fea50128e", "evaluate.clean": "9881ddf2ccfa55ed",
+        "train.lemma": "77bf814c0dec8955", "evaluate.lemma": "01fa5b548507b22a", "train.sft": "eeb4535153557d85",
+        "evaluate.sft": "db890019cb25047a", "report": "077a5b01e6a9f385",
     },
     PAPER: {  # benchmark items of source file, roles id and ood, formats jsonl and json; data.source=local
         "problems": "800201e54cf4f5e7", "base": "641e76d49f922cd5", "sample": "4c0ed0c2ee96286c",
@@ -47,12 +47,12 @@ STAGE_KEYS: dict[tuple[str, ...], dict[str, str]] = {
         "evaluate.sft": "0b0eec3b569b0b04", "report": "63f5334fd4e7d0cb",
     },
     HUB: {  # data.source=hub, build.sources=[self]
-        "problems": "15bad07b9c5818aa", "base": "26fe33fedb93a11e", "sample": "c8bb718112fdbc5e",
-        "classify": "cd359ec376a82ce7", "inject": "20d5f71eeddd53e3", "locate": "7781370ab6045468",
-        "correct": "8948f9b308488e01", "smooth": "4a9e063efece4cd6", "build": "eb0a7f8e1da267dd",
-        "evaluate.base": "168ab7f102c85dd0", "train.clean": "8c8379efdde51820", "evaluate.clean": "e78e1fc9b688a737",
-        "train.lemma": "969fc32329f812c6", "evaluate.lemma": "b91eeccc28cb5d98", "train.sft": "80e6203ecac3009f",
-        "evaluate.sft": "91d568fa4e167861", "report": "e86420fb7fdeda8a",
+        "problems": "15bad07b9c5818aa", "base": "681fb1f81df3f1eb", "sample": "4e44711ad75dac38",
+        "classify": "48c93136d1d8769f", "inject": "57fec495b07ef544", "locate": "c9646c57824e94cf",
+        "correct": "02abbaef5c428c67", "smooth": "9bab86355c13a124", "build": "d13d4a6a36b8cc0d",
+        "evaluate.base": "3d6085799c8fb462", "train.clean": "da298bfc1a28a8d5", "evaluate.clean": "f33965b6017db21a",
+        "train.lemma": "41bc325f75016ac1", "evaluate.lemma": "fed515d777e6130b", "train.sft": "1026a7655a2ca1e5",
+        "evaluate.sft": "744bbf6e61ee7621", "report": "017fc15da0981197",
     },
 }
 

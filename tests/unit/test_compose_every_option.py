@@ -62,7 +62,7 @@ class Need:
     why: str = ""
 
 
-MEMORY = "GB/GPU"  # the memory pre-flight's refusal names the model, ZeRO stage, GPUs and per-GPU need
+MATCHED_ARMS = "build.trajectory_share (matched arms) needs train.max_steps"
 NEEDS: dict[tuple[str, str], Need] = {
     ("benchmark", "arith"): Need(("data=arith",), "benchmark.items.arith is the arith world's test split, but "
                                  "data=relations", why="the arith world's test split needs the arith world"),
@@ -76,11 +76,11 @@ NEEDS: dict[tuple[str, str], Need] = {
                                             "GPT-4o teacher"),
     ("model", "checkpoint"): Need(("model.path={ckpt}",), "model.path is empty",
                                   why="a local Hugging Face folder (config.json, tokenizer, weights)"),
-    **{("model", name): Need(PAPER, MEMORY, KEY, "a 7-8B model does not fit train=cpu's plain DDP; the paper's "
-                             "ZeRO-2 recipe on 8 GPUs fits it")
-       for name in ("llama3_8b", "mistral_7b", "deepseekmath_7b", "qwen2_math_7b")},
-    ("model", "llama3_70b"): Need((*PAPER, "train=zero3_offload"), MEMORY, KEY,
-                                  "70B fits 8 x 80 GB only with ZeRO-3 and offload (README, Training at scale)"),
+    **{("model", name): Need(PAPER, MATCHED_ARMS, KEY, "a real model brings the paper's recipe (train=paper, "
+                             "3 epochs), which the toy world's step-matched arms cannot use; real data can")
+       for name in ("llama3_8b", "mistral_7b", "deepseekmath_7b", "qwen2_math_7b", "llama3_70b")},
+    ("train", "paper"): Need(PAPER, MATCHED_ARMS, KEY, "the paper's recipe trains by epochs"),
+    ("train", "paper_offload"): Need(PAPER, MATCHED_ARMS, KEY, "the paper's recipe trains by epochs"),
     **{("teacher", name): Need(ARITH, f"teacher={name} does not list dataset(s) relations in teacher.datasets",
                                KEY if name in ("openai", "gpt4o", "gpt4o_mini") else {},
                                "LLM teachers do not serve the relations world (the symbolic teacher does)")
@@ -200,7 +200,7 @@ def test_the_checkpoint_model_names_its_path_when_the_folder_is_not_a_checkpoint
 def test_the_llama3_70b_command_its_header_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(*next(iter(KEY.items())))
     header = (CONF / "model" / "llama3_70b.yaml").read_text()
-    command = "python run.py experiment=lemma_llama3_8b model=llama3_70b train=zero3_offload"
+    command = "python run.py experiment=lemma_llama3_8b model=llama3_70b"
     assert f"`{command}`" in header
     problems = _problems(_compose_conf(tmp_path, *command.split()[2:]))
     assert not problems, "\n".join(problems)

@@ -16,7 +16,11 @@ def _job(sweep: Path, num: int, overrides: list[str], acc: dict[str, float], ben
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     mech = {arm: {"benchmark": bench, "acc": value} for arm, value in acc.items()}
-    (job / "report.json").write_text(json.dumps({"mechanism": mech}))
+    results = {arm: {"title": arm, bench: value, "average": value} for arm, value in acc.items()}
+    (job / "report.json").write_text(json.dumps({"mechanism": mech, "results": results, "benchmarks": [bench]}))
+    seed = next(o.split("=")[1] for o in overrides if o.startswith("seed="))
+    verdicts = {arm: {"p1": value > 30} for arm, value in acc.items()}  # what lemma.paired pairs
+    (job / "per_problem.json").write_text(json.dumps({"seed": seed, "variant": None, "arms": verdicts}))
 
 
 def _sweep(tmp_path: Path, rows: dict[tuple[str, str], tuple[float, float, float]], bench: str = "relations_dev") -> Path:
@@ -59,3 +63,12 @@ def test_two_swept_settings_are_refused(tmp_path: Path) -> None:
     _job(tmp_path, 1, ["seed=0", "train.lr=2e-3", "build.trajectory_share=0.3"], {"sft": 1, "clean": 1, "lemma": 1})
     with pytest.raises(ValueError, match="exactly one setting"):
         dev_choice.candidates(tmp_path)
+
+
+def test_a_learning_rate_sweep_gets_no_paired_table(tmp_path: Path) -> None:
+    """Paired differences assume jobs of one seed share sft and clean; jobs that differ by lr do not."""
+    from lemma.sweep import write_summary
+
+    sweep = _sweep(tmp_path, {("0", "1e-3"): (30, 30, 45), ("0", "2e-3"): (33, 33, 33)})
+    write_summary(sweep)
+    assert (sweep / "summary.md").is_file() and not (sweep / "paired.md").exists()

@@ -94,8 +94,9 @@ def test_preflight_refuses_70b_on_zero2_and_suggests(make_cfg: Callable[..., Dic
     with pytest.raises(preflight.PreflightError) as err:
         preflight.check(job, cfg.model.params_b, cfg.model.path)
     message = str(err.value)
-    assert "train.gpu_memory_gb=80" in message and "zero3" in message
-    assert "train=zero3_offload" in message or "lora" in message
+    assert "train.gpu_memory_gb=80" in message and "train.backend=deepspeed train.zero_stage=3" in message
+    assert "train.zero_stage=3 train.offload_optimizer=true train.offload_params=true" in message
+    assert "train=zero3_offload" not in message  # an option would reset the recipe; keys keep it
 
 
 def test_preflight_accepts_the_paper_recipe_and_skips_tiny(make_cfg: Callable[..., DictConfig],
