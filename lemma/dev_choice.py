@@ -2,8 +2,9 @@
 
 A sweep such as sweeps/toy_lr.yaml runs the matched arms once per seed and candidate value of one setting, evaluated
 on the world's dev split (benchmark=relations_dev). The rule: the value whose mean greedy dev accuracy over the seeds
-and the trained arms (sft, clean, lemma) is highest; ties go to the smaller value. Averaging the arms keeps the choice neutral: it favours
-no arm, and every arm then shares the chosen value. The test split is never read here.
+and the trained arms (sft, clean, lemma) is highest; ties go to the smaller value. Averaging the arms keeps the choice
+neutral: it favours no arm, and every arm then shares the chosen value. A job evaluated on anything but a dev split is
+refused, so a choice can never read the test split.
 
     python -m lemma.dev_choice outputs/sweeps/toy_lr/<time>      (prints the table, writes dev_choice.md there)
 """
@@ -15,8 +16,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from lemma.stages.report import read_report
-from lemma.sweep import SEED_KEYS, _key, _overrides, varying_keys
+from lemma.sweep import SEED_KEYS, job_overrides, override_key, varying_keys
 
 ARMS = ("sft", "clean", "lemma")
 OUTPUT = "dev_choice.md"
@@ -39,10 +42,11 @@ class Candidate:
 def candidates(sweep_dir: Path) -> tuple[str, list[Candidate]]:
     """The swept key and, per value, the arms' dev accuracies from every finished job of the sweep."""
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir())
-    overrides = {job: _overrides(job) for job in jobs}
+    overrides = {job: job_overrides(job) for job in jobs}
     varying = varying_keys(list(overrides.values())) - set(SEED_KEYS)
     if len(varying) != 1:
-        raise ValueError(f"{sweep_dir}: a dev choice sweeps exactly one setting, this sweep varies {sorted(varying) or 'none'}")
+        raise ValueError(f"{sweep_dir}: a dev choice sweeps exactly one setting, this sweep varies "
+                         f"{sorted(varying) or 'none'}")
     key = next(iter(varying))
     found: dict[str, Candidate] = {}
     for job in jobs:
@@ -55,14 +59,21 @@ def candidates(sweep_dir: Path) -> tuple[str, list[Candidate]]:
         if missing:
             raise ValueError(f"{job}: the report has no {', '.join(missing)} arm; a dev choice needs the matched arms "
                              "(data=relations, the default)")
-        benchmarks = {mech[a]["benchmark"] for a in ARMS}
-        if not all(b.endswith("_dev") for b in benchmarks):
-            raise ValueError(f"{job}: evaluated on {sorted(benchmarks)}, not a dev split; choices are made on dev "
+        not_dev = _items_not_on_dev(job)
+        if not_dev:
+            raise ValueError(f"{job}: evaluated on {not_dev}, not a dev split; choices are made on dev "
                              "(benchmark=relations_dev), never on test")
-        value = next(o.split("=", 1)[1] for o in overrides[job] if _key(o) == key)
-        seed = next((o.split("=", 1)[1] for o in overrides[job] if _key(o) in SEED_KEYS), "default")
+        value = next(o.split("=", 1)[1] for o in overrides[job] if override_key(o) == key)
+        seed = next((o.split("=", 1)[1] for o in overrides[job] if override_key(o) in SEED_KEYS), "default")
         found.setdefault(value, Candidate(value, {})).acc[seed] = {a: float(mech[a]["acc"]) for a in ARMS}
     return key, _complete(list(found.values()))
+
+
+def _items_not_on_dev(job: Path) -> list[str]:
+    """The job's benchmark items that are not a built-in world's dev split, from the config Hydra recorded."""
+    items = OmegaConf.load(job / ".hydra" / "config.yaml").benchmark["items"]
+    return sorted(name for name, item in items.items()
+                  if item.get("source") != "builtin" or item.get("split", "test") != "dev")
 
 
 def _complete(found: list[Candidate]) -> list[Candidate]:

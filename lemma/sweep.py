@@ -38,7 +38,8 @@ PAIRED_KEYS = {"seed", "variant"}
 STATE_FILE = "sweep.json"
 
 # ------------------------------------------------------------------------------------------------ arms and state
-def _key(override: str) -> str:
+def override_key(override: str) -> str:
+    """`+variant=mix` -> `variant`: the config key an override sets."""
     return override.split("=", 1)[0].lstrip("+~")
 
 
@@ -47,13 +48,13 @@ def varying_keys(jobs: list[list[str]]) -> set[str]:
     values: dict[str, set[str]] = defaultdict(set)
     for job in jobs:
         for o in job:
-            values[_key(o)].add(o)
-    return {k for k, v in values.items() if len(v) > 1 or sum(_key(o) == k for j in jobs for o in j) < len(jobs)}
+            values[override_key(o)].add(o)
+    return {k for k, v in values.items() if len(v) > 1 or sum(override_key(o) == k for j in jobs for o in j) < len(jobs)}
 
 
 def arm_name(overrides: list[str], varying: set[str] | None = None) -> str:
     """An arm is its varying overrides without the seed: seeds are averaged within an arm."""
-    kept = [o for o in overrides if _key(o) not in SEED_KEYS and (varying is None or _key(o) in varying)]
+    kept = [o for o in overrides if override_key(o) not in SEED_KEYS and (varying is None or override_key(o) in varying)]
     return " ".join(sorted(kept)) or "default"
 
 
@@ -224,7 +225,7 @@ def collect(sweep_dir: Path) -> Summary:
     state = _read_json(sweep_dir / STATE_FILE) or {"jobs": {}}
     jobs = dict(state["jobs"])
     for job_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()):
-        jobs.setdefault(job_dir.name, {"overrides": _overrides(job_dir), "status": "unknown"})
+        jobs.setdefault(job_dir.name, {"overrides": job_overrides(job_dir), "status": "unknown"})
         jobs[job_dir.name].setdefault("dir", str(job_dir))
     varying = varying_keys([job.get("overrides") or [] for job in jobs.values()])
     arms: dict[str, ArmResult] = {}
@@ -283,7 +284,7 @@ def write_summary(sweep_dir: Path) -> Summary:
         plot_bars(summary, sweep_dir / "summary.png")
         plot_scale(summary, sweep_dir / "data_scale.png")
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir())
-    if varying_keys([_overrides(j) for j in jobs]) <= PAIRED_KEYS:
+    if varying_keys([job_overrides(j) for j in jobs]) <= PAIRED_KEYS:
         from lemma.paired import write as write_paired  # runs whose reports compare matched arms (toy science)
 
         write_paired(sweep_dir, jobs)
@@ -332,7 +333,8 @@ def plot_scale(summary: Summary, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- small helpers
-def _overrides(job_dir: Path) -> list[str]:
+def job_overrides(job_dir: Path) -> list[str]:
+    """The overrides Hydra recorded for one job folder of a sweep (empty where it recorded none)."""
     path = job_dir / ".hydra" / "overrides.yaml"
     return [str(o) for o in OmegaConf.load(path)] if path.exists() else []
 

@@ -60,7 +60,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     if problems:
         raise BenchmarkFileError("benchmark files do not match their config:\n" + "\n".join(problems))
     model = model_path(ctx.input(model_node(ctx.arm)))
-    benches = [load_benchmark(item, limit=b.limit, builtin_path=builtin_benchmark_path(ctx.input("problems"), str(item.split)))
+    held_out = ctx.input("problems")  # a built-in world's test (or dev) split
+    benches = [load_benchmark(item, limit=b.limit, builtin_path=builtin_benchmark_path(held_out, str(item.split)))
                for item in b["items"].values()]
     for item in b["items"].values():
         if str(item.prompt_format) != str(cfg.model.prompt_format):

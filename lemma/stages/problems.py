@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lemma.artifacts import Artifact
+from lemma.config_models import BuiltinSplit
 from lemma.pipeline import Stage, StageContext
 from lemma.records import Problem, read_jsonl, write_jsonl
 
@@ -38,7 +39,7 @@ def read_test(artifact: Artifact) -> list[Problem] | None:
 def builtin_benchmark_path(artifact: Artifact, split: str = "test") -> Path:
     """A held-out split's file (test, or dev for choices), present or not: a built-in benchmark reads, hashes and
     cites it itself."""
-    if split not in ("test", "dev"):
+    if split not in {s.value for s in BuiltinSplit}:
         raise ValueError(f"a built-in benchmark reads the test or dev split, not {split!r}")
     return artifact.file(SPLIT_FILES[split])
 

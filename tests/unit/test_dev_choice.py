@@ -15,6 +15,9 @@ def _job(sweep: Path, num: int, overrides: list[str], acc: dict[str, float], ben
     job = sweep / str(num)
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    split = "dev" if bench.endswith("_dev") else "test"
+    item = {"name": bench, "source": "builtin", "split": split}
+    (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"benchmark": {"items": {bench: item}}}))
     mech = {arm: {"benchmark": bench, "acc": value} for arm, value in acc.items()}
     results = {arm: {"title": arm, bench: value, "average": value} for arm, value in acc.items()}
     (job / "report.json").write_text(json.dumps({"mechanism": mech, "results": results, "benchmarks": [bench]}))
